@@ -1,0 +1,41 @@
+"""Merge partial sums into stored weighted means (see ``tiledrizzle.reduce``)."""
+
+import numpy as np
+
+from ._jit import jit
+
+
+@jit
+def merge_sums(flux, wsum, var, dq_or, img, wht, img2, dq):
+    """In place: fold partial sums (float64) into float32 means ``img``, ``wht``, ``img2``, ``dq``.
+
+    Only pixels that received a non-zero weight sum change. Where the stored
+    weight is zero the stored image values are ignored (they hold fill values).
+    ``dq`` may be a (0, 0) array (no DQ); ``var``/``img2`` may have 0 planes.
+    """
+    ny, nx = wsum.shape
+    n_var = var.shape[0]
+    has_dq = dq.shape[0] > 0
+    for y in range(ny):
+        for x in range(nx):
+            s_w = wsum[y, x]
+            if s_w == 0.0:
+                continue
+            w_old = np.float64(wht[y, x])
+            if w_old == 0.0:
+                w_new = s_w
+                img[y, x] = flux[y, x] / w_new
+                for k in range(n_var):
+                    img2[k, y, x] = var[k, y, x] / (w_new * w_new)
+                if has_dq:
+                    dq[y, x] = dq_or[y, x]
+            else:
+                w_new = w_old + s_w
+                img[y, x] = (np.float64(img[y, x]) * w_old + flux[y, x]) / w_new
+                for k in range(n_var):
+                    img2[k, y, x] = (
+                        np.float64(img2[k, y, x]) * (w_old * w_old) + var[k, y, x]
+                    ) / (w_new * w_new)
+                if has_dq:
+                    dq[y, x] = dq[y, x] | dq_or[y, x]
+            wht[y, x] = w_new
