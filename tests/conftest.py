@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-WCS_DIR = pathlib.Path(os.environ.get("TILEDRIZZLE_WCS_DIR", REPO.parent / "shared" / "data" / "wcs"))
+WCS_DIR = pathlib.Path(
+    os.environ.get("TILEDRIZZLE_WCS_DIR", REPO.parent / "shared" / "data" / "wcs")
+)
 
 NIRCAM_INPUT = WCS_DIR / "nrcb5_sip_wcs.hdr"
 NIRCAM_OUTPUTS = {
@@ -27,7 +29,7 @@ requires_wcs_data = pytest.mark.skipif(
 def read_header_wcs(path):
     """An astropy WCS (with SIP) from a plain-text FITS header file; pixel_shape set."""
     from astropy.io import fits
-    from astropy.wcs import FITSFixedWarning, WCS
+    from astropy.wcs import WCS, FITSFixedWarning
 
     header = fits.Header.fromtextfile(str(path))
     with warnings.catch_warnings():

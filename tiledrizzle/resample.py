@@ -626,9 +626,8 @@ class Drizzle:
         )  # fmt: skip
         fill = _fill_number(self._fillval)
         if fill is not None:
-            fill_empty(
-                self._out_img, self._out_wht, fill, self._out_img2 or [], _fill_number(self._fillval2)
-            )
+            fill2 = _fill_number(self._fillval2)
+            fill_empty(self._out_img, self._out_wht, fill, self._out_img2 or [], fill2)
         if not scan.drizzles:
             return 0, 0
         return scan.nmiss_rows + nmiss_pixels, scan.nskip

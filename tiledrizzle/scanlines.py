@@ -378,10 +378,10 @@ class _RowScanner:
         xlt = el.m * y + el.c - MAX_INV_ERR
         xrt = er.m * y + er.c + MAX_INV_ERR
         if self.xmax >= self.xmin:
-            xlb = max(xlb, self.xmin) if not math.isnan(xlb) else xlb
-            xlt = max(xlt, self.xmin) if not math.isnan(xlt) else xlt
-            xrb = min(xrb, self.xmax) if not math.isnan(xrb) else xrb
-            xrt = min(xrt, self.xmax) if not math.isnan(xrt) else xrt
+            xlb = self.xmin if xlb < self.xmin else xlb
+            xlt = self.xmin if xlt < self.xmin else xlt
+            xrb = self.xmax if xrb > self.xmax else xrb
+            xrt = self.xmax if xrt > self.xmax else xrt
         if xlt >= xrt:
             x1, x2 = _c_round_int(xlb), _c_round_int(xrb)
             if xlb >= xrb:
@@ -389,7 +389,11 @@ class _RowScanner:
             return SCAN_OK, x1, x2
         if xlb >= xrb:
             return SCAN_OK, _c_round_int(xlt), _c_round_int(xrt)
-        return SCAN_OK, _c_round_int(max(xlb, xlt)), _c_round_int(min(xrb, xrt))
+        # Explicit comparisons, not min/max: with a NaN limit (horizontal edge) the
+        # comparison is False and the other limit is taken.
+        x_left = xlb if xlb > xlt else xlt
+        x_right = xrb if xrb < xrt else xrt
+        return SCAN_OK, _c_round_int(x_left), _c_round_int(x_right)
 
 
 def _c_round_int(x):
