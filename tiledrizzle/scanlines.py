@@ -10,8 +10,9 @@ count. To give the same numbers, tiledrizzle computes the same polygon and the
 same per-row column limits here, once per input, and the kernels then visit
 exactly those pixels.
 
-This runs once per input (a handful of polygon vertices and one pass over the
-rows), never per pixel, so it is plain Python.
+This runs once per input, never per pixel: the polygon (a handful of
+vertices) is plain Python; the pass over the rows (``_scan_rows``) is compiled,
+as it runs once per input row.
 
 Conventions: pixel centres are at integer coordinates, ``pixmap[j, i] = (x, y)``
 is the output position of input pixel ``(i, j)``, and an input box
@@ -24,6 +25,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .kernels._jit import jit
 
 VERTEX_ATOL = 1.0e-12
 APPROX_ZERO = 1.0e3 * np.finfo(np.float64).tiny
@@ -326,85 +329,126 @@ def _split_edges(poly):
     return left, right, min_y, max_y
 
 
-class _RowScanner:
-    """Walks the left/right edge chains upwards, giving each row's column limits."""
+@jit
+def _advance(tops, k, limit_y, bottom):
+    """Index of the first edge from ``k`` on whose top is not below ``limit_y``, or -1.
 
-    def __init__(self, left, right, min_y, max_y, box):
-        self.left, self.right = left, right
-        self.li = 0
-        self.ri = 0
-        self.active = bool(left) and bool(right)
-        self.min_y, self.max_y = min_y, max_y
-        self.xmin, self.xmax, self.ymin, self.ymax = box
-
-    def _advance(self, side, limit_y, bottom):
-        """Move the ``side`` chain up while ``limit_y`` is above its current edge."""
-        edges = self.left if side == "l" else self.right
-        k = self.li if side == "l" else self.ri
-        while True:
-            top = edges[k].v2[1] if bottom else edges[k].v2[1] + 0.5 + MAX_INV_ERR
-            if not (limit_y > top):
-                break
-            if k == len(edges) - 1:
-                return None
-            k += 1
-        if side == "l":
-            self.li = k
-        else:
-            self.ri = k
-        return edges[k]
-
-    def limits(self, y):
-        if self.ymax >= self.ymin and (y < 0 or y > self.ymax):
-            return SCAN_ROW_OUTSIDE, 0, -1
-        pyb = y - 0.5
-        pyt = y + 0.5
-        if pyt <= self.min_y or pyb >= self.max_y + 1:
-            return SCAN_ROW_OUTSIDE, 0, -1
-        if not self.active:
-            return SCAN_ENDED, 0, -1
-        el = self._advance("l", pyb, True)
-        er = None if el is None else self._advance("r", pyb, True)
-        if el is None or er is None:
-            self.active = False
-            return SCAN_ENDED, 0, -1
-        xlb = el.m * y + el.c - MAX_INV_ERR
-        xrb = er.m * y + er.c + MAX_INV_ERR
-        el = self._advance("l", pyt, False)
-        er = None if el is None else self._advance("r", pyt, False)
-        if el is None or er is None:
-            self.active = False
-            return SCAN_ENDED, 0, -1
-        xlt = el.m * y + el.c - MAX_INV_ERR
-        xrt = er.m * y + er.c + MAX_INV_ERR
-        if self.xmax >= self.xmin:
-            xlb = self.xmin if xlb < self.xmin else xlb
-            xlt = self.xmin if xlt < self.xmin else xlt
-            xrb = self.xmax if xrb > self.xmax else xrb
-            xrt = self.xmax if xrt > self.xmax else xrt
-        if xlt >= xrt:
-            x1, x2 = _c_round_int(xlb), _c_round_int(xrb)
-            if xlb >= xrb:
-                return SCAN_ROW_EMPTY, x1, x2
-            return SCAN_OK, x1, x2
-        if xlb >= xrb:
-            return SCAN_OK, _c_round_int(xlt), _c_round_int(xrt)
-        # Explicit comparisons, not min/max: with a NaN limit (horizontal edge) the
-        # comparison is False and the other limit is taken.
-        x_left = xlb if xlb > xlt else xlt
-        x_right = xrb if xrb < xrt else xrt
-        return SCAN_OK, _c_round_int(x_left), _c_round_int(x_right)
+    The top of an edge is its upper vertex's y (``bottom``) or that plus
+    ``0.5 + MAX_INV_ERR``; -1 when ``limit_y`` is above the last edge.
+    """
+    n = tops.shape[0]
+    while True:
+        top = tops[k] if bottom else tops[k] + 0.5 + MAX_INV_ERR
+        if not (limit_y > top):
+            return k
+        if k == n - 1:
+            return -1
+        k += 1
 
 
+@jit
 def _c_round_int(x):
-    """``(int) round(x)`` as C does it (halves away from zero)."""
-    if math.isnan(x) or math.isinf(x):
-        return 0 if math.isnan(x) else (2**31 - 1 if x > 0 else -(2**31))
+    """``(int) round(x)`` as C does it (halves away from zero); NaN -> 0, +-inf -> int32 limits."""
+    if math.isnan(x):
+        return 0
+    if math.isinf(x):
+        return 2**31 - 1 if x > 0 else -(2**31)
     a = abs(x)
     f = math.floor(a)
     if a - f >= 0.5:
         f += 1.0
     return int(f) if x >= 0 else -int(f)
+
+
+@jit
+def _scan_rows(
+    l_top, l_m, l_c, r_top, r_m, r_c, min_y, max_y, xmin, xmax, ymin, ymax,
+    row_first, row_last, nskip, nmiss, x_first, x_last,
+):  # fmt: skip
+    """Walk the left/right edge chains upwards: fill each row's column limits, count skips.
+
+    Edges are ``x = m*y + c`` with upper-vertex y ``top``, bottom to top. Fills
+    ``x_first``/``x_last`` of the drizzled rows; returns ``(nskip, nmiss)``
+    updated from the given starting counts.
+    """
+    width = xmax - xmin
+    li = 0
+    ri = 0
+    active = l_top.shape[0] > 0 and r_top.shape[0] > 0
+    for y in range(row_first, row_last + 1):
+        # -- the row's status and column limits (x1, x2)
+        status = SCAN_OK
+        x1 = 0
+        x2 = -1
+        pyb = y - 0.5
+        pyt = y + 0.5
+        if ymax >= ymin and (y < 0 or y > ymax):
+            status = SCAN_ROW_OUTSIDE
+        elif pyt <= min_y or pyb >= max_y + 1:
+            status = SCAN_ROW_OUTSIDE
+        elif not active:
+            status = SCAN_ENDED
+        else:
+            el = _advance(l_top, li, pyb, True)
+            er = -1 if el < 0 else _advance(r_top, ri, pyb, True)
+            if el < 0 or er < 0:
+                status = SCAN_ENDED
+            else:
+                li = el
+                ri = er
+                xlb = l_m[el] * y + l_c[el] - MAX_INV_ERR
+                xrb = r_m[er] * y + r_c[er] + MAX_INV_ERR
+                el = _advance(l_top, li, pyt, False)
+                er = -1 if el < 0 else _advance(r_top, ri, pyt, False)
+                if el < 0 or er < 0:
+                    status = SCAN_ENDED
+                else:
+                    li = el
+                    ri = er
+                    xlt = l_m[el] * y + l_c[el] - MAX_INV_ERR
+                    xrt = r_m[er] * y + r_c[er] + MAX_INV_ERR
+                    if xmax >= xmin:
+                        xlb = xmin if xlb < xmin else xlb
+                        xlt = xmin if xlt < xmin else xlt
+                        xrb = xmax if xrb > xmax else xrb
+                        xrt = xmax if xrt > xmax else xrt
+                    if xlt >= xrt:
+                        x1 = _c_round_int(xlb)
+                        x2 = _c_round_int(xrb)
+                        if xlb >= xrb:
+                            status = SCAN_ROW_EMPTY
+                    elif xlb >= xrb:
+                        x1 = _c_round_int(xlt)
+                        x2 = _c_round_int(xrt)
+                    else:
+                        # Explicit comparisons, not min/max: with a NaN limit (horizontal
+                        # edge) the comparison is False and the other limit is taken.
+                        x_left = xlb if xlb > xlt else xlt
+                        x_right = xrb if xrb < xrt else xrt
+                        x1 = _c_round_int(x_left)
+                        x2 = _c_round_int(x_right)
+        # -- the reference's counters
+        if status == SCAN_ENDED:
+            active = False
+            nskip += row_last + 1 - y
+            nmiss += (row_last + 1 - y) * width
+            break
+        if status == SCAN_ROW_OUTSIDE or status == SCAN_ROW_EMPTY:
+            nmiss += width
+            nskip += 1
+            continue
+        nmiss += width - (x2 + 1 - x1)
+        x_first[y] = x1
+        x_last[y] = x2
+    return nskip, nmiss
+
+
+def _edge_arrays(edges):
+    """(top y, m, c) float64 arrays of an edge chain, for ``_scan_rows``."""
+    tops = np.array([e.v2[1] for e in edges], dtype=np.float64)
+    ms = np.array([e.m for e in edges], dtype=np.float64)
+    cs = np.array([e.c for e in edges], dtype=np.float64)
+    return tops, ms, cs
 
 
 def overlap_polygon(pixmap, box, out_shape):
@@ -454,25 +498,16 @@ def plan_scanlines(pixmap, box, out_shape):
     if len(polygon) < 3:
         return ScanPlan(x_first, x_last, 0, -1, 0, 0, tuple(polygon), False)
     left, right, min_y, max_y = _split_edges(polygon)
-    scanner = _RowScanner(left, right, min_y, max_y, box)
     row_first = max(0, int(min_y + 0.5 + 2.0 * MAX_INV_ERR))
     row_last = min(ymax, int(max_y + 2.0 * MAX_INV_ERR))
     width = xmax - xmin
     nskip = (ymax - ymin) - (row_last - row_first)
     nmiss = nskip * width
-    for j in range(row_first, row_last + 1):
-        status, x1, x2 = scanner.limits(j)
-        if status == SCAN_ENDED:
-            nskip += row_last + 1 - j
-            nmiss += (row_last + 1 - j) * width
-            break
-        if status in (SCAN_ROW_OUTSIDE, SCAN_ROW_EMPTY):
-            nmiss += width
-            nskip += 1
-            continue
-        nmiss += width - (x2 + 1 - x1)
-        x_first[j] = x1
-        x_last[j] = x2
+    nskip, nmiss = _scan_rows(
+        *_edge_arrays(left), *_edge_arrays(right), float(min_y), float(max_y),
+        xmin, xmax, ymin, ymax, row_first, row_last, nskip, nmiss, x_first, x_last,
+    )  # fmt: skip
+    nskip, nmiss = int(nskip), int(nmiss)
     return ScanPlan(x_first, x_last, row_first, row_last, nskip, nmiss, tuple(polygon), True)
 
 

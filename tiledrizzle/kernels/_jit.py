@@ -1,4 +1,4 @@
-"""The one JIT alias every kernel uses, and small numeric helpers shared by kernels.
+"""The JIT aliases every kernel uses, and small numeric helpers shared by kernels.
 
 Kernels are plain module-level functions over NumPy arrays: no Dask, no I/O,
 no closures built at run time, and they release the GIL so threads scale.
@@ -10,6 +10,11 @@ from numba import njit
 
 jit = njit(nogil=True, cache=True)
 """``numba.njit`` with ``nogil=True, cache=True``: the decorator every kernel uses."""
+
+jit_c = njit(nogil=True, cache=True, error_model="numpy")
+"""``jit`` with C semantics for float division: dividing by zero gives inf/nan (as
+the reference's C code does) instead of raising, and the loops carry no
+zero-divisor checks. Results for nonzero divisors are the same as with ``jit``."""
 
 jit_inline = njit(nogil=True, cache=True, inline="always")
 """``jit`` for small helpers called per pixel: inlined into the calling kernel at

@@ -2,17 +2,12 @@
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit_c, jit_inline
 
 
-@jit
-def merge_sums(flux, wsum, var, dq_or, img, wht, img2, dq):
-    """In place: fold partial sums (float64) into float32 means ``img``, ``wht``, ``img2``, ``dq``.
-
-    Only pixels that received a non-zero weight sum change. Where the stored
-    weight is zero the stored image values are ignored (they hold fill values).
-    ``dq`` may be a (0, 0) array (no DQ); ``var``/``img2`` may have 0 planes.
-    """
+@jit_inline
+def _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq):
+    """The loop of ``merge_sums``."""
     ny, nx = wsum.shape
     n_var = var.shape[0]
     has_dq = dq.shape[0] > 0
@@ -22,20 +17,34 @@ def merge_sums(flux, wsum, var, dq_or, img, wht, img2, dq):
             if s_w == 0.0:
                 continue
             w_old = np.float64(wht[y, x])
+            # With w_old == 0, w_new == s_w exactly and the stored values are ignored.
+            w_new = w_old + s_w
             if w_old == 0.0:
-                w_new = s_w
                 img[y, x] = flux[y, x] / w_new
-                for k in range(n_var):
-                    img2[k, y, x] = var[k, y, x] / (w_new * w_new)
-                if has_dq:
-                    dq[y, x] = dq_or[y, x]
             else:
-                w_new = w_old + s_w
                 img[y, x] = (np.float64(img[y, x]) * w_old + flux[y, x]) / w_new
-                for k in range(n_var):
-                    img2[k, y, x] = (
-                        np.float64(img2[k, y, x]) * (w_old * w_old) + var[k, y, x]
-                    ) / (w_new * w_new)
-                if has_dq:
-                    dq[y, x] = dq[y, x] | dq_or[y, x]
+            for k in range(n_var):
+                v = var[k, y, x]
+                if w_old != 0.0:
+                    v = np.float64(img2[k, y, x]) * (w_old * w_old) + v
+                img2[k, y, x] = v / (w_new * w_new)
+            if has_dq:
+                dq[y, x] = dq_or[y, x] if w_old == 0.0 else dq[y, x] | dq_or[y, x]
             wht[y, x] = w_new
+
+
+@jit_c
+def merge_sums(flux, wsum, var, dq_or, img, wht, img2, dq):
+    """In place: fold partial sums (float64) into float32 means ``img``, ``wht``, ``img2``, ``dq``.
+
+    Only pixels that received a non-zero weight sum change. Where the stored
+    weight is zero the stored image values are ignored (they hold fill values).
+    ``dq`` may be a (0, 0) array (no DQ); ``var``/``img2`` may have 0 planes.
+    A merged weight of zero (weights of both signs cancelling) gives inf/nan
+    means, as in the reference.
+    """
+    if var.shape[0] == 0 and dq.shape[0] == 0:
+        # The same call as below, but here LLVM knows there is no variance or DQ work.
+        _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq)
+    else:
+        _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq)
