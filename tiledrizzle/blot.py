@@ -68,7 +68,8 @@ def _as_float32_scalar(value, name, *, default, positive):
     if isinstance(value, str | bytes):
         raise TypeError(f"Argument '{name}' is not a number.")
     try:
-        v = np.float32(float(value))
+        with np.errstate(over="ignore"):  # out of float32 range -> inf, rejected below
+            v = np.float32(float(value))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"Argument '{name}' is not a number.") from exc
     if positive and not (np.isfinite(v) and v > 0):
@@ -163,6 +164,8 @@ def blot_image(
     raises: ``ValueError`` for bad values/shapes (including an unknown
     ``interp``), ``TypeError`` for wrong types.
     """
+    if not isinstance(interp, str):
+        raise TypeError(f"'interp' must be a str, not {type(interp).__name__}")
     if interp in _DEPRECATED_ALIASES:
         new_interp = _DEPRECATED_ALIASES[interp]
         warnings.warn(
@@ -253,7 +256,8 @@ def blot_input_box(pixmap, input_shape, interp="poly5"):
     method, _ = _method_and_table(interp)
     before, after = kernels.FOOTPRINT[method]
     ny, nx = input_shape
-    xy = np.asarray(pixmap, dtype=np.float64).astype(np.float32)
+    with np.errstate(over="ignore"):  # far-off positions become inf: outside
+        xy = np.asarray(pixmap, dtype=np.float64).astype(np.float32)
     x, y = xy[..., 0], xy[..., 1]
     inside = (x >= 0) & (x < np.float32(nx)) & (y >= 0) & (y < np.float32(ny))
     if not inside.any():
@@ -272,26 +276,52 @@ def blot_block(data_block, block_origin, input_shape, pixmap, out, region=None, 
                interp="poly5", iscale=1.0, fillval=0.0, sinscl=1.0):
     """Blot part of an output grid from a block of the input image (tiled use).
 
-    ``data_block`` holds input pixels ``[y0:y0 + h, x0:x0 + w]`` of a full input
-    image of shape ``input_shape`` with ``block_origin = (y0, x0)``; it must
-    cover :func:`blot_input_box` of the pixmap region.  ``pixmap`` and ``out``
-    share one output frame; ``region = (y0, y1, x0, x1)`` (default: all of
-    ``out``) selects the output pixels written.  Values are bit-identical to
-    :func:`blot_image` on the full arrays.  Returns the number of filled pixels.
+    Parameters
+    ----------
+    data_block : 2D array
+        Input pixels ``[y0:y0 + h, x0:x0 + w]`` of a full input image of shape
+        ``input_shape``; it must cover :func:`blot_input_box` of the pixmap
+        region, else ``IndexError``.
+    block_origin : (int, int)
+        ``(y0, x0)`` of ``data_block`` in the full input image.
+    input_shape : (int, int)
+        Shape of the FULL input image (defines "outside" and the borders).
+    pixmap : array ``(Ny, Nx, 2)``
+        Input positions of the output pixels of ``out`` (same frame).
+    out : 2D float32 array ``(Ny, Nx)``
+        Written in place, in ``region`` only.
+    region : (y0, y1, x0, x1), optional
+        Half-open rectangle of ``out`` to compute; default all of ``out``.
+    interp, iscale, fillval, sinscl
+        As for :func:`blot_image` (no deprecated forms).
+
+    Returns
+    -------
+    int
+        Number of output pixels set to ``fillval``.
+
+    Values are bit-identical to :func:`blot_image` on the full arrays.
     """
     interp = _DEPRECATED_ALIASES.get(interp, interp)
     method, table = _method_and_table(interp)
     scale = _as_float32_scalar(iscale, "iscale", default=1.0, positive=True)
     fill = _as_float32_scalar(fillval, "fillval", default=0.0, positive=False)
     sinc_scale = _as_float32_scalar(sinscl, "sinscl", default=1.0, positive=True)
+    data_block = np.asarray(data_block, dtype=np.float32)
+    pixmap = _as_pixmap(pixmap)
+    if not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.ndim == 2
+            and out.flags.writeable):
+        raise TypeError("'out' must be a writeable 2D float32 numpy array.")
+    if data_block.ndim != 2:
+        raise ValueError(f"'data_block' must be a 2D array, got shape {data_block.shape}")
     if pixmap.shape[:2] != out.shape:
         raise ValueError("'pixmap' and 'out' must cover the same output pixels.")
-    if region is None:
-        region = (0, out.shape[0], 0, out.shape[1])
-    y0, y1, x0, x1 = region
+    y0, y1, x0, x1 = (0, out.shape[0], 0, out.shape[1]) if region is None else region
+    if not (0 <= y0 <= y1 <= out.shape[0] and 0 <= x0 <= x1 <= out.shape[1]):
+        raise ValueError(f"'region' {region} is not inside 'out' of shape {out.shape}.")
     by, bx = block_origin
     ny, nx = input_shape
     return kernels.blot_region(
-        data_block, bx, by, nx, ny, pixmap, out, x0, x1, y0, y1,
-        method, scale, fill, table, float(sinc_scale),
+        data_block, int(bx), int(by), int(nx), int(ny), pixmap, out, int(x0), int(x1),
+        int(y0), int(y1), method, scale, fill, table, float(sinc_scale),
     )

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from tiledrizzle.kernels._jit import jit, round_half_away
+from tiledrizzle.kernels._jit import jit, jit_inline, round_half_away
 
 # Interpolator codes understood by :func:`blot_region`.
 NEAREST = 0
@@ -226,6 +226,8 @@ def _fill_poly_window(data, ox, oy, nx, ny, ix, iy, half, win):
             _load_row_reflected(data, ox, oy, nx, row, col0, n, win, r)
         elif r == top and half == 3:
             _load_row_reflected(data, ox, oy, nx, max(ny - 4, 0), col0, n, win, r)
+        else:  # set below by reflection (zeroed only so tiny images stay deterministic)
+            win[r, :n] = _F0
 
     # rows below the image: reflect about the first image row
     first = max(0, half - 1 - iy)
@@ -279,6 +281,7 @@ def _everett5(c0, c1, c2, c3, c4, c5, s, t, s2m1, t2m1, s2m4, t2m4):
 
 @jit
 def _poly3_row(src, r, c, sx, tx, sx2m1, tx2m1, reflect):
+    """Cubic interpolation along row ``r`` of ``src[:, c:c + 4]`` (``reflect``: ``2v - v``)."""
     v0 = _px(src, r, c)
     v1 = _px(src, r, c + 1)
     v2 = _px(src, r, c + 2)
@@ -291,39 +294,26 @@ def _poly3_row(src, r, c, sx, tx, sx2m1, tx2m1, reflect):
     return _everett3(v0, v1, v2, v3, sx, tx, sx2m1, tx2m1)
 
 
-@jit
-def _poly3_from(src, r0, c0, sx, sy, reflect_top):
-    """Everett bicubic on the 4x4 block ``src[r0:r0 + 4, c0:c0 + 4]`` at fractions (sx, sy)."""
+@jit_inline
+def _poly3_eval(src, r, c, sx, sy, reflect_top):
+    """Everett bicubic on ``src[r:r + 4, c:c + 4]`` at fractions (sx, sy) from ``[r + 1, c + 1]``.
+
+    ``reflect_top``: the top row goes through ``2 v - v`` first (see :func:`_top_row_noop`).
+    """
     tx = _F1 - sx
     sx2m1 = sx * sx - _F1
     tx2m1 = tx * tx - _F1
     ty = _F1 - sy
-    z0 = _poly3_row(src, r0, c0, sx, tx, sx2m1, tx2m1, False)
-    z1 = _poly3_row(src, r0 + 1, c0, sx, tx, sx2m1, tx2m1, False)
-    z2 = _poly3_row(src, r0 + 2, c0, sx, tx, sx2m1, tx2m1, False)
-    z3 = _poly3_row(src, r0 + 3, c0, sx, tx, sx2m1, tx2m1, reflect_top)
+    z0 = _poly3_row(src, r, c, sx, tx, sx2m1, tx2m1, False)
+    z1 = _poly3_row(src, r + 1, c, sx, tx, sx2m1, tx2m1, False)
+    z2 = _poly3_row(src, r + 2, c, sx, tx, sx2m1, tx2m1, False)
+    z3 = _poly3_row(src, r + 3, c, sx, tx, sx2m1, tx2m1, reflect_top)
     return _everett3(z0, z1, z2, z3, sy, ty, sy * sy - _F1, ty * ty - _F1)
 
 
 @jit
-def _poly3_at(data, ox, oy, nx, ny, x, y, win):
-    """Bicubic interpolating polynomial (Everett central differences), float32.
-
-    The fractional offsets are formed as ``(2 + frac) - 2`` in float32, as the
-    reference does, which rounds them to multiples of 2**-22.
-    """
-    ix = int(x)
-    iy = int(y)
-    sx = (_F2 + (x - np.float32(ix))) - _F2
-    sy = (_F2 + (y - np.float32(iy))) - _F2
-    if ix >= 1 and ix + 2 < nx and iy >= 1 and iy + 2 < ny:
-        return _poly3_from(data, iy - 1 - oy, ix - 1 - ox, sx, sy, True)
-    _fill_poly_window(data, ox, oy, nx, ny, ix, iy, 2, win)
-    return _poly3_from(win, 0, 0, sx, sy, False)
-
-
-@jit
 def _poly5_row(src, r, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, reflect):
+    """Quintic interpolation along row ``r`` of ``src[:, c:c + 6]`` (``reflect``: ``2v - v``)."""
     v0 = _px(src, r, c)
     v1 = _px(src, r, c + 1)
     v2 = _px(src, r, c + 2)
@@ -340,9 +330,12 @@ def _poly5_row(src, r, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, reflect):
     return _everett5(v0, v1, v2, v3, v4, v5, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4)
 
 
-@jit
-def _poly5_from(src, r0, c0, sx, sy, reflect_top):
-    """Everett biquintic on the 6x6 block ``src[r0:r0 + 6, c0:c0 + 6]`` at fractions (sx, sy)."""
+@jit_inline
+def _poly5_eval(src, r, c, sx, sy, reflect_top):
+    """Everett biquintic on ``src[r:r + 6, c:c + 6]`` at fractions (sx, sy) from ``[r + 2, c + 2]``.
+
+    ``reflect_top``: the top row goes through ``2 v - v`` first (see :func:`_top_row_noop`).
+    """
     tx = _F1 - sx
     sx2 = sx * sx
     tx2 = tx * tx
@@ -353,82 +346,24 @@ def _poly5_from(src, r0, c0, sx, sy, reflect_top):
     ty = _F1 - sy
     sy2 = sy * sy
     ty2 = ty * ty
-    z0 = _poly5_row(src, r0, c0, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
-    z1 = _poly5_row(src, r0 + 1, c0, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
-    z2 = _poly5_row(src, r0 + 2, c0, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
-    z3 = _poly5_row(src, r0 + 3, c0, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
-    z4 = _poly5_row(src, r0 + 4, c0, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
-    z5 = _poly5_row(src, r0 + 5, c0, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, reflect_top)
+    z0 = _poly5_row(src, r, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
+    z1 = _poly5_row(src, r + 1, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
+    z2 = _poly5_row(src, r + 2, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
+    z3 = _poly5_row(src, r + 3, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
+    z4 = _poly5_row(src, r + 4, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
+    z5 = _poly5_row(src, r + 5, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, reflect_top)
     return _everett5(z0, z1, z2, z3, z4, z5, sy, ty, sy2 - _F1, ty2 - _F1, sy2 - _F4,
                      ty2 - _F4)
-
-
-@jit
-def _poly5_at(data, ox, oy, nx, ny, x, y, win):
-    """Biquintic interpolating polynomial (Everett central differences), float32.
-
-    Offsets are ``(3 + frac) - 3`` in float32, as in the reference.
-    """
-    ix = int(x)
-    iy = int(y)
-    sx = (_F3 + (x - np.float32(ix))) - _F3
-    sy = (_F3 + (y - np.float32(iy))) - _F3
-    if ix >= 2 and ix + 3 < nx and iy >= 2 and iy + 3 < ny:
-        return _poly5_from(data, iy - 2 - oy, ix - 2 - ox, sx, sy, True)
-    _fill_poly_window(data, ox, oy, nx, ny, ix, iy, 3, win)
-    return _poly5_from(win, 0, 0, sx, sy, False)
 
 
 # --- Lanczos -------------------------------------------------------------------
 
 
 @jit
-def _lanczos_axis(x, order, n, lut, w):
-    """Taps along one axis: first pixel, count, and table weights in ``w[:count]``.
-
-    Pixels ``floor(x - a) + 1 .. floor(x + a)`` (float32 arithmetic) clipped to
-    ``[0, n - 1]``; weight ``lut[int(|x - i| / 0.003)]`` (double).  The table
-    index never exceeds ``a / 0.003 + 1`` (< table length) but is clipped so
-    that no read can leave the table.
-    """
-    a = np.float32(order)
-    lo = max(int(math.floor(x - a)) + 1, 0)
-    hi = min(int(math.floor(x + a)), n - 1)
-    last = lut.shape[0] - 1
-    xd = np.float64(x)
-    for i in range(lo, hi + 1):
-        k = min(int(abs((xd - np.float64(i)) / LANCZOS_LUT_SPACING)), last)
-        w[np.uint64(i - lo)] = lut[np.uint64(k)]
-    return lo, hi + 1 - lo
-
-
-@jit
-def _lanczos_sum(data, r0, c0, nrow, ncol, wx, wy):
-    """``sum_j sum_i f[r0 + j, c0 + i] * wx[i] * wy[j]`` in double, row by row."""
-    total = 0.0
-    for j in range(nrow):
-        wyj = wy[np.uint64(j)]
-        for i in range(ncol):
-            total += np.float64(_px(data, r0 + j, c0 + i)) * wx[np.uint64(i)] * wyj
-    return np.float32(total)
-
-
-@jit
-def _lanczos_sum_pair(data, ra, ca, wxa, wya, rb, cb, wxb, wyb, nrow, ncol):
-    """:func:`_lanczos_sum` of two points with equal box sizes, interleaved.
-
-    Each sum keeps its own order (bit-identical to two separate calls); doing
-    them together gives the CPU two independent addition chains.
-    """
-    ta = 0.0
-    tb = 0.0
-    for j in range(nrow):
-        wyaj = wya[np.uint64(j)]
-        wybj = wyb[np.uint64(j)]
-        for i in range(ncol):
-            ta += np.float64(_px(data, ra + j, ca + i)) * wxa[np.uint64(i)] * wyaj
-            tb += np.float64(_px(data, rb + j, cb + i)) * wxb[np.uint64(i)] * wybj
-    return np.float32(ta), np.float32(tb)
+def _floor_int(v):
+    """``floor(v)`` as an int (exact for float32 ``v``), without a libm call."""
+    k = int(v)
+    return k - 1 if v < k else k
 
 
 # --- sinc ----------------------------------------------------------------------
@@ -557,7 +492,55 @@ def _loop_linear(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillv
 
 
 @jit
-def _loop_poly(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval, half):
+def _poly_fraction(x, ix, h):
+    """Offset ``x - ix`` formed as ``(h + (x - ix)) - h`` in float32, as the reference.
+
+    (The reference evaluates the polynomial at ``h + frac`` in a window, which
+    rounds the offset to a multiple of 2**-22.)
+    """
+    return (h + (x - np.float32(ix))) - h
+
+
+@jit
+def _loop_poly3(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval):
+    """Bicubic interpolating polynomial (Everett central differences, float32).
+
+    Points whose 4x4 window lies in the image are evaluated straight from
+    ``data``; the others from a reflected copy (:func:`_fill_poly_window`).
+    """
+    check = not _is_whole_image(data, ox, oy, nx, ny)
+    nxf = np.float32(nx)
+    nyf = np.float32(ny)
+    win = np.empty((5, 4), dtype=np.float32)  # window + one scratch row
+    nmiss = 0
+    for j in range(y0, y1):
+        for i in range(x0, x1):
+            x, y, inside = _position(pixmap, j, i, nxf, nyf)
+            if not inside:
+                _store(out, j, i, fillval)
+                nmiss += 1
+                continue
+            if check:
+                _check_footprint(data, ox, oy, nx, ny, x, y, 2, 2)
+            ix = int(x)
+            iy = int(y)
+            sx = _poly_fraction(x, ix, _F2)
+            sy = _poly_fraction(y, iy, _F2)
+            if ix >= 1 and ix + 2 < nx and iy >= 1 and iy + 2 < ny:
+                v = _poly3_eval(data, iy - 1 - oy, ix - 1 - ox, sx, sy, True)
+            else:
+                _fill_poly_window(data, ox, oy, nx, ny, ix, iy, 2, win)
+                v = _poly3_eval(win, 0, 0, sx, sy, False)
+            _store(out, j, i, v * scale)
+    return nmiss
+
+
+@jit
+def _loop_poly5(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval):
+    """Biquintic interpolating polynomial (Everett central differences, float32).
+
+    As :func:`_loop_poly3` with a 6x6 window.
+    """
     check = not _is_whole_image(data, ox, oy, nx, ny)
     nxf = np.float32(nx)
     nyf = np.float32(ny)
@@ -571,27 +554,78 @@ def _loop_poly(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval
                 nmiss += 1
                 continue
             if check:
-                _check_footprint(data, ox, oy, nx, ny, x, y, half, half)
-            if half == 2:
-                v = _poly3_at(data, ox, oy, nx, ny, x, y, win)
+                _check_footprint(data, ox, oy, nx, ny, x, y, 3, 3)
+            ix = int(x)
+            iy = int(y)
+            sx = _poly_fraction(x, ix, _F3)
+            sy = _poly_fraction(y, iy, _F3)
+            if ix >= 2 and ix + 3 < nx and iy >= 2 and iy + 3 < ny:
+                v = _poly5_eval(data, iy - 2 - oy, ix - 2 - ox, sx, sy, True)
             else:
-                v = _poly5_at(data, ox, oy, nx, ny, x, y, win)
+                _fill_poly_window(data, ox, oy, nx, ny, ix, iy, 3, win)
+                v = _poly5_eval(win, 0, 0, sx, sy, False)
             _store(out, j, i, v * scale)
     return nmiss
 
 
 @jit
+def _lanczos_box(x, a, n):
+    """First tap and tap count along one axis: ``floor(x - a) + 1 .. floor(x + a)`` clipped."""
+    lo = max(_floor_int(x - a) + 1, 0)
+    hi = min(_floor_int(x + a), n - 1)
+    return lo, hi + 1 - lo
+
+
+@jit_inline
+def _lanczos_weights(coord, lo, count, lut, w, row):
+    """``w[row, t] = lut[int(|coord - (lo + t)| / 0.003)]`` for ``t < count`` (double).
+
+    Table indices never exceed ``a / 0.003 + 1`` (< table length) but are
+    clipped so that no read can leave the table.
+    """
+    last = lut.shape[0] - 1
+    cd = np.float64(coord)
+    for t in range(count):
+        k = min(int(abs((cd - np.float64(lo + t)) / LANCZOS_LUT_SPACING)), last)
+        w[np.uint64(row), np.uint64(t)] = lut[np.uint64(k)]
+
+
+@jit
+def _lanczos_one(data, ox, oy, nx, ny, x, y, order, lut, w):
+    """Lanczos value at one point: ``sum_j sum_i f[j, i] wx[i] wy[j]`` in the reference's order."""
+    a = np.float32(order)
+    c0, ncol = _lanczos_box(x, a, nx)
+    r0, nrow = _lanczos_box(y, a, ny)
+    _lanczos_weights(x, c0, ncol, lut, w, 0)
+    _lanczos_weights(y, r0, nrow, lut, w, 1)
+    total = 0.0
+    for r in range(nrow):
+        wy = w[1, np.uint64(r)]
+        for c in range(ncol):
+            total += np.float64(_px(data, r0 + r - oy, c0 + c - ox)) * w[0, np.uint64(c)] * wy
+    return np.float32(total)
+
+
+@jit
 def _loop_lanczos(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval,
                   order, lut):
-    """Lanczos loop; neighbouring output pixels with equal tap boxes go in pairs."""
+    """Lanczos interpolation from the tabulated kernel (nearest-below table entry).
+
+    For a point (x, y) with ``a`` the order: taps ``floor(x - a) + 1 <= i <=
+    floor(x + a)`` (float32 arithmetic) clipped to the image, weight
+    ``lut[int(|x - i| / 0.003)]`` (double), same in y; the value is
+    ``sum_j sum_i f[j, i] * wx[i] * wy[j]`` accumulated in double in the
+    reference's order, with no renormalisation at the image border.
+
+    Speed: two neighbouring output pixels with equal tap-box sizes (the usual
+    case) are summed together, each in its own order (so bit-identical), which
+    gives the CPU two independent addition chains.
+    """
     check = not _is_whole_image(data, ox, oy, nx, ny)
     nxf = np.float32(nx)
     nyf = np.float32(ny)
-    ntap = 2 * order + 2
-    wxa = np.empty(ntap, dtype=np.float64)
-    wya = np.empty(ntap, dtype=np.float64)
-    wxb = np.empty(ntap, dtype=np.float64)
-    wyb = np.empty(ntap, dtype=np.float64)
+    a = np.float32(order)
+    w = np.empty((4, 2 * order + 2), dtype=np.float64)  # wx, wy of pixel A; wx, wy of B
     nmiss = 0
     for j in range(y0, y1):
         i = x0
@@ -604,24 +638,36 @@ def _loop_lanczos(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fill
                 continue
             if check:
                 _check_footprint(data, ox, oy, nx, ny, xa, ya, order - 1, order + 1)
-            ca, ncol = _lanczos_axis(xa, order, nx, lut, wxa)
-            ra, nrow = _lanczos_axis(ya, order, ny, lut, wya)
             if i + 1 < x1:
-                xb, yb, inside_b = _position(pixmap, j, i + 1, nxf, nyf)
-                if inside_b:
-                    if check:
-                        _check_footprint(data, ox, oy, nx, ny, xb, yb, order - 1, order + 1)
-                    cb, ncol_b = _lanczos_axis(xb, order, nx, lut, wxb)
-                    rb, nrow_b = _lanczos_axis(yb, order, ny, lut, wyb)
+                xb, yb, inside = _position(pixmap, j, i + 1, nxf, nyf)
+                if inside:
+                    ca, ncol = _lanczos_box(xa, a, nx)
+                    ra, nrow = _lanczos_box(ya, a, ny)
+                    cb, ncol_b = _lanczos_box(xb, a, nx)
+                    rb, nrow_b = _lanczos_box(yb, a, ny)
                     if ncol_b == ncol and nrow_b == nrow:
-                        va, vb = _lanczos_sum_pair(data, ra - oy, ca - ox, wxa, wya,
-                                                   rb - oy, cb - ox, wxb, wyb, nrow, ncol)
-                        _store(out, j, i, va * scale)
-                        _store(out, j, i + 1, vb * scale)
+                        if check:
+                            _check_footprint(data, ox, oy, nx, ny, xb, yb, order - 1, order + 1)
+                        _lanczos_weights(xa, ca, ncol, lut, w, 0)
+                        _lanczos_weights(ya, ra, nrow, lut, w, 1)
+                        _lanczos_weights(xb, cb, ncol, lut, w, 2)
+                        _lanczos_weights(yb, rb, nrow, lut, w, 3)
+                        ta = 0.0
+                        tb = 0.0
+                        for r in range(nrow):
+                            wya = w[1, np.uint64(r)]
+                            wyb = w[3, np.uint64(r)]
+                            for c in range(ncol):
+                                ta += (np.float64(_px(data, ra + r - oy, ca + c - ox))
+                                       * w[0, np.uint64(c)] * wya)
+                                tb += (np.float64(_px(data, rb + r - oy, cb + c - ox))
+                                       * w[2, np.uint64(c)] * wyb)
+                        _store(out, j, i, np.float32(ta) * scale)
+                        _store(out, j, i + 1, np.float32(tb) * scale)
                         i += 2
                         continue
-            va = _lanczos_sum(data, ra - oy, ca - ox, nrow, ncol, wxa, wya)
-            _store(out, j, i, va * scale)
+            v = _lanczos_one(data, ox, oy, nx, ny, xa, ya, order, lut, w)
+            _store(out, j, i, v * scale)
             i += 1
     return nmiss
 
@@ -693,9 +739,9 @@ def blot_region(data, in_x0, in_y0, in_nx, in_ny, pixmap, out, x0, x1, y0, y1,
     if method == LINEAR:
         return _loop_linear(*args)
     if method == POLY3:
-        return _loop_poly(*args, 2)
+        return _loop_poly3(*args)
     if method == POLY5:
-        return _loop_poly(*args, 3)
+        return _loop_poly5(*args)
     if method == LANCZOS3:
         return _loop_lanczos(*args, 3, table)
     if method == LANCZOS5:
