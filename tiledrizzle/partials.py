@@ -16,6 +16,7 @@ from .scanlines import ScanPlan
 
 EMPTY_DQ = np.zeros((0, 0), dtype=np.uint32)
 EMPTY_CTX = np.zeros((0, 0), dtype=np.int32)
+EMPTY_HITS = np.zeros((0, 0), dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def drizzle_window(inp: PreparedInput, scan: ScanPlan, out_shape, sums: WindowSu
             scan.row_first, scan.row_last, 0, in_nx - 1, scan.x_first, scan.x_last,
             out_nx, out_ny, sums.x0, sums.y0,
             sums.flux, sums.wht, sums.var, sums.ctx, np.int32(ctx_bit), sums.dq,
-            inp.iscale, inp.wscale, float(inp.pixfrac), inp.pscale_ratio,
+            inp.iscale, inp.wscale, float(inp.pixfrac), inp.pscale_ratio, EMPTY_HITS,
         )  # fmt: skip
     )
 

@@ -51,6 +51,8 @@ out_nx, out_ny : full output dimensions; win_x0, win_y0 : origin of the
 window covered by ``acc_*``/``ctx`` (their shape is the window's).
 ctx : int32 window, or (0, 0) to skip context; ctx_bit : int32 bit value.
 iscale, wscale : float32; pixfrac : float64; pscale_ratio : float32.
+hits : uint8 with the input arrays' origin, or (0, 0): set to 1 for every visited
+input pixel that is not a miss (lets a caller count misses over many windows).
 
 Returns the number of visited input pixels that put no weight in the window
 (the reference's per-pixel ``nmiss`` when the window is the whole output).
@@ -195,7 +197,7 @@ def _square_loop(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """Loop of the square kernel (see the module docstring); returns the per-pixel miss count."""
     win_ny, win_nx = acc_wht.shape
@@ -203,6 +205,7 @@ def _square_loop(
     n_var = data2.shape[0]
     has_dq = dq.shape[0] > 0
     has_ctx = ctx.shape[0] > 0
+    has_hits = hits.shape[0] > 0
     iscale2 = iscale * iscale
     d2 = np.zeros(n_var, dtype=np.float64)
     dqval = np.uint32(0)
@@ -300,6 +303,8 @@ def _square_loop(
                             acc_dq[wy, wx] |= dqval
             if nhit == 0:
                 nmiss += 1
+            elif has_hits:
+                hits[jr, ic] = 1
     return nmiss
 
 
@@ -309,7 +314,7 @@ def _point_loop(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """Loop of the point kernel (see the module docstring); returns the per-pixel miss count."""
     win_ny, win_nx = acc_wht.shape
@@ -317,6 +322,7 @@ def _point_loop(
     n_var = data2.shape[0]
     has_dq = dq.shape[0] > 0
     has_ctx = ctx.shape[0] > 0
+    has_hits = hits.shape[0] > 0
     iscale2 = iscale * iscale
     # round(ox) in x_lo..x_hi <=> fx_lo < ox < fx_hi (False for NaN): one test per axis.
     fx_lo, fx_hi = _rounds_into(x_lo, x_hi)
@@ -334,6 +340,8 @@ def _point_loop(
             if not (ox > fx_lo and ox < fx_hi and oy > fy_lo and oy < fy_hi):
                 nmiss += 1
                 continue
+            if has_hits:
+                hits[jr, ic] = 1
             ii = round_half_away(ox)
             jj = round_half_away(oy)
             # dover = 1: the weight is float32(weight * wscale) itself.
@@ -359,7 +367,7 @@ def _turbo_loop(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """Loop of the turbo kernel (see the module docstring); returns the per-pixel miss count.
 
@@ -371,6 +379,7 @@ def _turbo_loop(
     n_var = data2.shape[0]
     has_dq = dq.shape[0] > 0
     has_ctx = ctx.shape[0] > 0
+    has_hits = hits.shape[0] > 0
     iscale2 = iscale * iscale
     d2 = np.zeros(n_var, dtype=np.float64)
     dqval = np.uint32(0)
@@ -441,6 +450,8 @@ def _turbo_loop(
                             acc_dq[wy, wx] |= dqval
             if nhit == 0:
                 nmiss += 1
+            elif has_hits:
+                hits[jr, ic] = 1
     return nmiss
 
 
@@ -450,7 +461,7 @@ def _gaussian_loop(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """Loop of the gaussian kernel (see the module docstring); returns the per-pixel miss count.
 
@@ -463,6 +474,7 @@ def _gaussian_loop(
     n_var = data2.shape[0]
     has_dq = dq.shape[0] > 0
     has_ctx = ctx.shape[0] > 0
+    has_hits = hits.shape[0] > 0
     iscale2 = iscale * iscale
     d2 = np.zeros(n_var, dtype=np.float64)
     dqval = np.uint32(0)
@@ -495,6 +507,8 @@ def _gaussian_loop(
             if ii_lo > ii_hi or jj_lo > jj_hi:
                 nmiss += 1
                 continue
+            if has_hits:
+                hits[jr, ic] = 1
             w = np.float64(weights[jr, ic] * wscale)
             dd = np.float64(data[jr, ic] * iscale)
             for k in range(n_var):
@@ -528,11 +542,11 @@ def _gaussian_loop(
 @jit_inline
 def _lanczos_loop(
     order,
-    data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
+    data, weights, data2, dq, pixmap, in_x0, in_y0,
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """The lanczos kernel of ``order`` 2 or 3 (see the module docstring).
 
@@ -540,12 +554,15 @@ def _lanczos_loop(
     once per column. Columns whose LUT index falls off the table get no weight;
     ``|ox - ii|`` is convex in ``ii`` and the index is monotone in it, so the
     columns that keep a weight form one contiguous range ``vx_lo..vx_hi``.
+    It takes no ``in_nx, in_ny`` (unused here): CPython compiles calls with more
+    than 30 positional arguments as ``f(*args)``, which Numba cannot inline.
     """
     win_ny, win_nx = acc_wht.shape
     x_lo, x_hi, y_lo, y_hi = _window_bounds(out_nx, out_ny, win_x0, win_y0, win_nx, win_ny)
     n_var = data2.shape[0]
     has_dq = dq.shape[0] > 0
     has_ctx = ctx.shape[0] > 0
+    has_hits = hits.shape[0] > 0
     iscale2 = iscale * iscale
     d2 = np.zeros(n_var, dtype=np.float64)
     dqval = np.uint32(0)
@@ -615,6 +632,8 @@ def _lanczos_loop(
                             acc_dq[wy, wx] |= dqval
             if nhit == 0:
                 nmiss += 1
+            elif has_hits:
+                hits[jr, ic] = 1
     return nmiss
 
 
@@ -624,7 +643,7 @@ def drizzle_square(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """The square kernel (see the module docstring); returns the per-pixel miss count."""
     if data2.shape[0] == 0 and dq.shape[0] == 0:
@@ -635,14 +654,14 @@ def drizzle_square(
             row_lo, row_hi, col_lo, col_hi, x_first, x_last,
             out_nx, out_ny, win_x0, win_y0,
             acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-            iscale, wscale, pixfrac, pscale_ratio,
+            iscale, wscale, pixfrac, pscale_ratio, hits,
         )  # fmt: skip
     return _square_loop(
         data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
         row_lo, row_hi, col_lo, col_hi, x_first, x_last,
         out_nx, out_ny, win_x0, win_y0,
         acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-        iscale, wscale, pixfrac, pscale_ratio,
+        iscale, wscale, pixfrac, pscale_ratio, hits,
     )  # fmt: skip
 
 
@@ -652,7 +671,7 @@ def drizzle_point(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """The point kernel (see the module docstring); returns the per-pixel miss count."""
     if data2.shape[0] == 0 and dq.shape[0] == 0:
@@ -663,14 +682,14 @@ def drizzle_point(
             row_lo, row_hi, col_lo, col_hi, x_first, x_last,
             out_nx, out_ny, win_x0, win_y0,
             acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-            iscale, wscale, pixfrac, pscale_ratio,
+            iscale, wscale, pixfrac, pscale_ratio, hits,
         )  # fmt: skip
     return _point_loop(
         data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
         row_lo, row_hi, col_lo, col_hi, x_first, x_last,
         out_nx, out_ny, win_x0, win_y0,
         acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-        iscale, wscale, pixfrac, pscale_ratio,
+        iscale, wscale, pixfrac, pscale_ratio, hits,
     )  # fmt: skip
 
 
@@ -680,7 +699,7 @@ def drizzle_turbo(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """The turbo kernel (see the module docstring); returns the per-pixel miss count."""
     if data2.shape[0] == 0 and dq.shape[0] == 0:
@@ -691,14 +710,14 @@ def drizzle_turbo(
             row_lo, row_hi, col_lo, col_hi, x_first, x_last,
             out_nx, out_ny, win_x0, win_y0,
             acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-            iscale, wscale, pixfrac, pscale_ratio,
+            iscale, wscale, pixfrac, pscale_ratio, hits,
         )  # fmt: skip
     return _turbo_loop(
         data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
         row_lo, row_hi, col_lo, col_hi, x_first, x_last,
         out_nx, out_ny, win_x0, win_y0,
         acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-        iscale, wscale, pixfrac, pscale_ratio,
+        iscale, wscale, pixfrac, pscale_ratio, hits,
     )  # fmt: skip
 
 
@@ -708,7 +727,7 @@ def drizzle_gaussian(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """The gaussian kernel (see the module docstring); returns the per-pixel miss count."""
     if data2.shape[0] == 0 and dq.shape[0] == 0:
@@ -719,14 +738,14 @@ def drizzle_gaussian(
             row_lo, row_hi, col_lo, col_hi, x_first, x_last,
             out_nx, out_ny, win_x0, win_y0,
             acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-            iscale, wscale, pixfrac, pscale_ratio,
+            iscale, wscale, pixfrac, pscale_ratio, hits,
         )  # fmt: skip
     return _gaussian_loop(
         data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
         row_lo, row_hi, col_lo, col_hi, x_first, x_last,
         out_nx, out_ny, win_x0, win_y0,
         acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-        iscale, wscale, pixfrac, pscale_ratio,
+        iscale, wscale, pixfrac, pscale_ratio, hits,
     )  # fmt: skip
 
 
@@ -736,7 +755,7 @@ def drizzle_lanczos2(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """The lanczos2 kernel (see the module docstring); returns the per-pixel miss count."""
     if data2.shape[0] == 0 and dq.shape[0] == 0:
@@ -744,19 +763,19 @@ def drizzle_lanczos2(
         # work and drops it from this copy of the loop.
         return _lanczos_loop(
             2,
-            data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
+            data, weights, data2, dq, pixmap, in_x0, in_y0,
             row_lo, row_hi, col_lo, col_hi, x_first, x_last,
             out_nx, out_ny, win_x0, win_y0,
             acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-            iscale, wscale, pixfrac, pscale_ratio,
+            iscale, wscale, pixfrac, pscale_ratio, hits,
         )  # fmt: skip
     return _lanczos_loop(
         2,
-        data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
+        data, weights, data2, dq, pixmap, in_x0, in_y0,
         row_lo, row_hi, col_lo, col_hi, x_first, x_last,
         out_nx, out_ny, win_x0, win_y0,
         acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-        iscale, wscale, pixfrac, pscale_ratio,
+        iscale, wscale, pixfrac, pscale_ratio, hits,
     )  # fmt: skip
 
 
@@ -766,7 +785,7 @@ def drizzle_lanczos3(
     row_lo, row_hi, col_lo, col_hi, x_first, x_last,
     out_nx, out_ny, win_x0, win_y0,
     acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-    iscale, wscale, pixfrac, pscale_ratio,
+    iscale, wscale, pixfrac, pscale_ratio, hits,
 ):  # fmt: skip
     """The lanczos3 kernel (see the module docstring); returns the per-pixel miss count."""
     if data2.shape[0] == 0 and dq.shape[0] == 0:
@@ -774,19 +793,19 @@ def drizzle_lanczos3(
         # work and drops it from this copy of the loop.
         return _lanczos_loop(
             3,
-            data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
+            data, weights, data2, dq, pixmap, in_x0, in_y0,
             row_lo, row_hi, col_lo, col_hi, x_first, x_last,
             out_nx, out_ny, win_x0, win_y0,
             acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-            iscale, wscale, pixfrac, pscale_ratio,
+            iscale, wscale, pixfrac, pscale_ratio, hits,
         )  # fmt: skip
     return _lanczos_loop(
         3,
-        data, weights, data2, dq, pixmap, in_x0, in_y0, in_nx, in_ny,
+        data, weights, data2, dq, pixmap, in_x0, in_y0,
         row_lo, row_hi, col_lo, col_hi, x_first, x_last,
         out_nx, out_ny, win_x0, win_y0,
         acc_flux, acc_wht, acc_var, ctx, ctx_bit, acc_dq,
-        iscale, wscale, pixfrac, pscale_ratio,
+        iscale, wscale, pixfrac, pscale_ratio, hits,
     )  # fmt: skip
 
 
