@@ -236,8 +236,22 @@ def blot_image(
     target = out_img if out_img.flags.c_contiguous else np.empty(output_shape, np.float32)
     ny_out, nx_out = output_shape
     kernels.blot_region(
-        data, 0, 0, data.shape[1], data.shape[0], pixmap, target, 0, nx_out, 0, ny_out,
-        method, scale, fill, table, float(sinc_scale),
+        data,
+        0,
+        0,
+        data.shape[1],
+        data.shape[0],
+        pixmap,
+        target,
+        0,
+        nx_out,
+        0,
+        ny_out,
+        method,
+        scale,
+        fill,
+        table,
+        float(sinc_scale),
     )
     if target is not out_img:
         out_img[...] = target
@@ -272,8 +286,19 @@ def blot_input_box(pixmap, input_shape, interp="poly5"):
     )
 
 
-def blot_block(data_block, block_origin, input_shape, pixmap, out, region=None, *,
-               interp="poly5", iscale=1.0, fillval=0.0, sinscl=1.0):
+def blot_block(
+    data_block,
+    block_origin,
+    input_shape,
+    pixmap,
+    out,
+    region=None,
+    *,
+    interp="poly5",
+    iscale=1.0,
+    fillval=0.0,
+    sinscl=1.0,
+):
     """Blot part of an output grid from a block of the input image (tiled use).
 
     Parameters
@@ -309,8 +334,12 @@ def blot_block(data_block, block_origin, input_shape, pixmap, out, region=None, 
     sinc_scale = _as_float32_scalar(sinscl, "sinscl", default=1.0, positive=True)
     data_block = np.asarray(data_block, dtype=np.float32)
     pixmap = _as_pixmap(pixmap)
-    if not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.ndim == 2
-            and out.flags.writeable):
+    if not (
+        isinstance(out, np.ndarray)
+        and out.dtype == np.float32
+        and out.ndim == 2
+        and out.flags.writeable
+    ):
         raise TypeError("'out' must be a writeable 2D float32 numpy array.")
     if data_block.ndim != 2:
         raise ValueError(f"'data_block' must be a 2D array, got shape {data_block.shape}")
@@ -322,6 +351,20 @@ def blot_block(data_block, block_origin, input_shape, pixmap, out, region=None, 
     by, bx = block_origin
     ny, nx = input_shape
     return kernels.blot_region(
-        data_block, int(bx), int(by), int(nx), int(ny), pixmap, out, int(x0), int(x1),
-        int(y0), int(y1), method, scale, fill, table, float(sinc_scale),
+        data_block,
+        int(bx),
+        int(by),
+        int(nx),
+        int(ny),
+        pixmap,
+        out,
+        int(x0),
+        int(x1),
+        int(y0),
+        int(y1),
+        method,
+        scale,
+        fill,
+        table,
+        float(sinc_scale),
     )

@@ -19,8 +19,10 @@ def star_field(shape, n_stars, rng, psf_sigma=1.3):
     flux = rng.lognormal(5.0, 1.0, n_stars)
     img = np.zeros(shape)
     for xc, yc, f in zip(xs, ys, flux, strict=False):
-        img += f / (2 * np.pi * psf_sigma**2) * np.exp(
-            -((x - xc) ** 2 + (y - yc) ** 2) / (2 * psf_sigma**2)
+        img += (
+            f
+            / (2 * np.pi * psf_sigma**2)
+            * np.exp(-((x - xc) ** 2 + (y - yc) ** 2) / (2 * psf_sigma**2))
         )
     return img
 

@@ -17,21 +17,29 @@ reference does. Pixels that end with zero weight get the fill value.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .kernels.merge import merge_sums
 
 
-def merge_window(sums, out_img, out_wht, out_img2, out_dq):
+def merge_window(sums, out_img, out_wht, out_img2, out_dq, at=None):
     """Merge ``sums`` (a ``partials.WindowSums``) into the output arrays' window, in place.
 
     ``out_img2`` is a list of float32 arrays (one per ``sums.var`` plane) and
-    ``out_dq`` a uint32 array or None.
+    ``out_dq`` a uint32 array or None. ``at`` is the (row, column) of the
+    window's first pixel in these arrays: by default the window's output
+    origin (arrays covering the whole output); ``(0, 0)`` for tile arrays.
     """
     ny, nx = sums.wht.shape
-    win = (slice(sums.y0, sums.y0 + ny), slice(sums.x0, sums.x0 + nx))
+    y0, x0 = (sums.y0, sums.x0) if at is None else at
+    win = (slice(y0, y0 + ny), slice(x0, x0 + nx))
     img = out_img[win]
     wht = out_wht[win]
+    if img.shape != (ny, nx) or wht.shape != (ny, nx):
+        # The compiled merge does not check bounds: refuse before it could write outside.
+        raise ValueError(f"window {win} of the partial sums lies outside the output arrays")
     n_var = sums.var.shape[0]
     img2 = (
         np.stack([a[win] for a in out_img2]) if n_var else np.zeros((0, ny, nx), dtype=np.float32)
@@ -50,3 +58,49 @@ def fill_empty(out_img, out_wht, fill_value, out_img2=(), fill_value2=None):
         if fill_value2 is not None:
             for a in out_img2:
                 a[empty] = fill_value2
+
+
+@dataclass
+class TileState:
+    """What one output tile holds: the store's layout for one chunk of every array.
+
+    ``img``/``wht`` float32 (ny, nx); ``ctx`` int32 (planes, ny, nx); ``img2``
+    float32 (k, ny, nx); ``dq`` uint32 (ny, nx) or None.
+    """
+
+    img: np.ndarray
+    wht: np.ndarray
+    ctx: np.ndarray
+    img2: np.ndarray
+    dq: np.ndarray | None
+
+    @classmethod
+    def empty(cls, shape, n_planes, n_img2, with_dq, fill, fill2):
+        """A tile that has received nothing: fill values (NaN for None), zero weight."""
+        ny, nx = shape
+        nan = np.float32(np.nan)
+        return cls(
+            np.full((ny, nx), nan if fill is None else fill, dtype=np.float32),
+            np.zeros((ny, nx), dtype=np.float32),
+            np.zeros((n_planes, ny, nx), dtype=np.int32),
+            np.full((n_img2, ny, nx), nan if fill2 is None else fill2, dtype=np.float32),
+            np.zeros((ny, nx), dtype=np.uint32) if with_dq else None,
+        )
+
+
+def reduce_tile(state: TileState, partials, fill, fill2) -> TileState:
+    """Fold the partials of one tile into ``state`` (in place) in global input order.
+
+    Inputs are merged one at a time in increasing ``index``, each exactly as
+    the facade merges one ``add_image``: the result depends on the set of
+    inputs and their order only, never on which other tiles or tasks exist.
+    Context bits are ORed into their planes; pixels left with zero weight get
+    the fill values (None leaves them alone).
+    """
+    img2 = [state.img2[k] for k in range(state.img2.shape[0])]
+    for part in sorted(partials, key=lambda p: p.index):
+        merge_window(part.sums, state.img, state.wht, img2, state.dq, at=(0, 0))
+        if part.sums.ctx.shape[0]:
+            state.ctx[part.ctx_plane] |= part.sums.ctx
+    fill_empty(state.img, state.wht, fill, img2, fill2)
+    return state

@@ -379,6 +379,34 @@ class Drizzle:
         Returns ``(nmiss, nskip)``: input pixels and input rows of the box that
         did not contribute, counted as the reference counts them.
         """
+        inp, box, ninputs2, out_shape = self._validated_input(
+            data, exptime, pixmap, data2, dq, scale, iscale, pixel_scale_ratio, weight_map,
+            wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax, stacklevel=3,
+        )  # fmt: skip
+
+        # Everything is valid: from here on, state changes.
+        if self._out_img is None:
+            self._out_shape = out_shape
+            self._alloc_output_arrays(out_shape, self._max_ctx_id, None, None, None)
+        self._alloc_img2(ninputs2)
+        plane_no, bit_no = self._increment_ctx_id()
+        self._texptime += exptime
+        if dq is not None and self._out_dq is None:
+            self._out_dq = np.zeros(self._out_shape, dtype=np.uint32)
+
+        nmiss, nskip = self._drizzle(inp, box, plane_no, bit_no)
+        self._ncoadds += 1
+        return nmiss, nskip
+
+    def _validated_input(
+        self, data, exptime, pixmap, data2, dq, scale, iscale, pixel_scale_ratio, weight_map,
+        wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax, stacklevel,
+    ):  # fmt: skip
+        """Check ``add_image``'s arguments as the reference does; change no state.
+
+        Returns ``(PreparedInput, input box, number of data2 arrays, out_shape)``.
+        Warnings are issued ``stacklevel`` frames up.
+        """
         if scale is not _DEPRECATED_ARG:
             warnings.warn(
                 "Argument 'scale' has been deprecated since version 2.2.0 and "
@@ -386,7 +414,7 @@ class Drizzle:
                 "Use 'iscale' and 'pixel_scale_ratio' instead and set "
                 "iscale=pixel_scale_ratio**2 to achieve the same effect as with 'scale'.",
                 DeprecationWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
             iscale = scale * scale
             pixel_scale_ratio = scale
@@ -431,22 +459,9 @@ class Drizzle:
         box = self._input_box(xmin, xmax, ymin, ymax, in_nx, in_ny)
         inp, box = self._prepare_input(
             data, weight_map, data2_list, dq, pixmap, box, iscale, pixel_scale_ratio,
-            wht_scale, pixfrac, in_units, expscale,
+            wht_scale, pixfrac, in_units, expscale, stacklevel + 1,
         )  # fmt: skip
-
-        # Everything is valid: from here on, state changes.
-        if self._out_img is None:
-            self._out_shape = out_shape
-            self._alloc_output_arrays(out_shape, self._max_ctx_id, None, None, None)
-        self._alloc_img2(ninputs2)
-        plane_no, bit_no = self._increment_ctx_id()
-        self._texptime += exptime
-        if dq is not None and self._out_dq is None:
-            self._out_dq = np.zeros(self._out_shape, dtype=np.uint32)
-
-        nmiss, nskip = self._drizzle(inp, box, plane_no, bit_no)
-        self._ncoadds += 1
-        return nmiss, nskip
+        return inp, box, ninputs2, out_shape
 
     def _resolve_out_shape(self, pixmap):
         """Output shape (from outputs, or inferred from the pixmap's extent) and the pixmap."""
@@ -517,7 +532,7 @@ class Drizzle:
 
     def _prepare_input(
         self, data, weights, data2_list, dq, pixmap, box, iscale, pixel_scale_ratio,
-        wht_scale, pixfrac, in_units, expscale,
+        wht_scale, pixfrac, in_units, expscale, stacklevel,
     ):  # fmt: skip
         """Validate the kernel options as the reference's C layer does; build the kernel input."""
         iscale32 = np.float32(iscale)
@@ -554,20 +569,22 @@ class Drizzle:
         kernel = self._kernel.lower()
         if kernel in NON_FLUX_CONSERVING:
             warnings.warn(
-                f"Kernel '{self._kernel}' is not a flux-conserving kernel.", Warning, stacklevel=3
+                f"Kernel '{self._kernel}' is not a flux-conserving kernel.",
+                Warning,
+                stacklevel=stacklevel,
             )
         if pixfrac <= 0.001:
             warnings.warn(
                 "Kernel reset to 'point' due to input 'pixfrac'  being too small.",
                 Warning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
             kernel = "point"
         if kernel in ("lanczos2", "lanczos3") and abs(pixfrac - 1.0) > 1.0e-5:
             warnings.warn(
                 "In lanczos kernel, pixel_fraction is ignored and assumed to be 1.0",
                 Warning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         if in_units != "cps":
             iscale32 = np.float32(iscale32 / np.float32(expscale))

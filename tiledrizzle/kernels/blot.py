@@ -156,8 +156,12 @@ def _linear_at(data, ox, oy, nx, ny, x, y):
         tx = _F1 - sx
         sy = y - np.float32(iy)
         ty = _F1 - sy
-        return (tx * ty * f00 + sx * ty * _px(data, r, c + 1)
-                + sy * tx * _px(data, r + 1, c) + sx * sy * _px(data, r + 1, c + 1))
+        return (
+            tx * ty * f00
+            + sx * ty * _px(data, r, c + 1)
+            + sy * tx * _px(data, r + 1, c)
+            + sx * sy * _px(data, r + 1, c + 1)
+        )
     if ix < nx - 1:  # last row: along x only
         sx = x - np.float32(ix)
         return (_F1 - sx) * f00 + sx * _px(data, r, c + 1)
@@ -352,8 +356,7 @@ def _poly5_eval(src, r, c, sx, sy, reflect_top):
     z3 = _poly5_row(src, r + 3, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
     z4 = _poly5_row(src, r + 4, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, False)
     z5 = _poly5_row(src, r + 5, c, sx, tx, sx2m1, tx2m1, sx2m4, tx2m4, reflect_top)
-    return _everett5(z0, z1, z2, z3, z4, z5, sy, ty, sy2 - _F1, ty2 - _F1, sy2 - _F4,
-                     ty2 - _F4)
+    return _everett5(z0, z1, z2, z3, z4, z5, sy, ty, sy2 - _F1, ty2 - _F1, sy2 - _F4, ty2 - _F4)
 
 
 # --- Lanczos -------------------------------------------------------------------
@@ -448,8 +451,12 @@ def _check_footprint(data, ox, oy, nx, ny, x, y, before, after):
     """Raise unless ``data`` holds every input pixel that a point at (x, y) may read."""
     ix = int(x)
     iy = int(y)
-    if (max(ix - before, 0) < ox or min(ix + after, nx - 1) >= ox + data.shape[1]
-            or max(iy - before, 0) < oy or min(iy + after, ny - 1) >= oy + data.shape[0]):
+    if (
+        max(ix - before, 0) < ox
+        or min(ix + after, nx - 1) >= ox + data.shape[1]
+        or max(iy - before, 0) < oy
+        or min(iy + after, ny - 1) >= oy + data.shape[0]
+    ):
         raise IndexError("blot: the input block does not cover the interpolation footprint")
 
 
@@ -607,8 +614,7 @@ def _lanczos_one(data, ox, oy, nx, ny, x, y, order, lut, w):
 
 
 @jit
-def _loop_lanczos(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval,
-                  order, lut):
+def _loop_lanczos(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval, order, lut):
     """Lanczos interpolation from the tabulated kernel (nearest-below table entry).
 
     For a point (x, y) with ``a`` the order: taps ``floor(x - a) + 1 <= i <=
@@ -658,10 +664,16 @@ def _loop_lanczos(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fill
                             wya = w[1, np.uint64(r)]
                             wyb = w[3, np.uint64(r)]
                             for c in range(ncol):
-                                ta += (np.float64(_px(data, ra + r - oy, ca + c - ox))
-                                       * w[0, np.uint64(c)] * wya)
-                                tb += (np.float64(_px(data, rb + r - oy, cb + c - ox))
-                                       * w[2, np.uint64(c)] * wyb)
+                                ta += (
+                                    np.float64(_px(data, ra + r - oy, ca + c - ox))
+                                    * w[0, np.uint64(c)]
+                                    * wya
+                                )
+                                tb += (
+                                    np.float64(_px(data, rb + r - oy, cb + c - ox))
+                                    * w[2, np.uint64(c)]
+                                    * wyb
+                                )
                         _store(out, j, i, np.float32(ta) * scale)
                         _store(out, j, i + 1, np.float32(tb) * scale)
                         i += 2
@@ -673,8 +685,7 @@ def _loop_lanczos(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fill
 
 
 @jit
-def _loop_sinc(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval,
-               taper, sinscl):
+def _loop_sinc(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval, taper, sinscl):
     check = not _is_whole_image(data, ox, oy, nx, ny)
     nxf = np.float32(nx)
     nyf = np.float32(ny)
@@ -689,16 +700,31 @@ def _loop_sinc(data, ox, oy, nx, ny, pixmap, out, x0, x1, y0, y1, scale, fillval
                 nmiss += 1
                 continue
             if check:
-                _check_footprint(data, ox, oy, nx, ny, x, y, SINC_HALF_WIDTH,
-                                 SINC_HALF_WIDTH + 1)
+                _check_footprint(data, ox, oy, nx, ny, x, y, SINC_HALF_WIDTH, SINC_HALF_WIDTH + 1)
             v = _sinc_at(data, ox, oy, nx, ny, x, y, sinscl, taper, wx, wy)
             _store(out, j, i, v * scale)
     return nmiss
 
 
 @jit
-def blot_region(data, in_x0, in_y0, in_nx, in_ny, pixmap, out, x0, x1, y0, y1,
-                method, scale, fillval, table, sinscl):
+def blot_region(
+    data,
+    in_x0,
+    in_y0,
+    in_nx,
+    in_ny,
+    pixmap,
+    out,
+    x0,
+    x1,
+    y0,
+    y1,
+    method,
+    scale,
+    fillval,
+    table,
+    sinscl,
+):
     """Blot output pixels ``out[y0:y1, x0:x1]`` from the pixel map ``pixmap[y0:y1, x0:x1]``.
 
     Parameters

@@ -1,0 +1,445 @@
+"""The batch API: drizzle many inputs into a tiled Zarr mosaic on any Dask scheduler.
+
+``mosaic(inputs, store, ...)`` validates every input (as ``Drizzle.add_image``
+does, with the reference's exception types), plans the (tile, input) tasks,
+and runs them in waves of tiles whose partial sums fit a memory budget: per
+wave, one task per (tile, input) returns partial sums and one reducer per tile
+merges them in global input order with what the store holds and writes the
+tile once (``store.write_tile``). Adding inputs to an existing store continues
+its context ids and exposure time; an interrupted batch is finished with
+``resume=True``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+
+import dask
+import dask.array as da
+import numpy as np
+
+from .grid import TileGrid
+from .plan import DEFAULT_BLOCK_SHAPE, MosaicPlan, plan_input, scan_exposure, task_bands
+from .reduce import TileState, reduce_tile
+from .resample import (
+    _DEPRECATED_ARG,
+    SUPPORTED_DRIZZLE_KERNELS,
+    Drizzle,
+    _fill_number,
+    _parse_fillval,
+)
+from .schedulers import Runner
+from .store import MosaicStore, StoreError, StoreMeta
+from .tasks import drizzle_tile
+
+DEFAULT_TILE_SHAPE = (1024, 1024)
+DEFAULT_WAVE_BYTES = 512 * 2**20
+"""Partial sums held at once (per wave of tiles): bounds memory whatever the mosaic size."""
+
+
+class InputsOutsideWarning(UserWarning):
+    """Some inputs touch no tile of the output grid and were skipped."""
+
+
+@dataclass
+class Exposure:
+    """One input of a mosaic: the arguments of ``Drizzle.add_image`` (pixfrac is per mosaic)."""
+
+    data: object
+    pixmap: object
+    exptime: float
+    weight_map: object = None
+    data2: object = None
+    dq: object = None
+    iscale: float = 1.0
+    pixel_scale_ratio: float | None = 1.0
+    wht_scale: float = 1.0
+    in_units: str = "cps"
+    xmin: int | None = None
+    xmax: int | None = None
+    ymin: int | None = None
+    ymax: int | None = None
+    name: str | None = None
+
+
+_EXPOSURE_FIELDS = {f.name for f in fields(Exposure)}
+
+
+def _as_exposure(item, k) -> Exposure:
+    if isinstance(item, Exposure):
+        return item
+    if isinstance(item, Mapping):
+        unknown = set(item) - _EXPOSURE_FIELDS
+        if unknown:
+            raise TypeError(f"input {k}: unknown field(s) {sorted(unknown)}")
+        try:
+            return Exposure(**item)
+        except TypeError as exc:
+            raise TypeError(f"input {k}: {exc}") from None
+    raise TypeError(f"input {k}: expected an Exposure or a mapping, got {type(item).__name__}")
+
+
+@dataclass
+class MosaicResult:
+    """What ``mosaic`` made: the store, the plan, a report and lazy output arrays."""
+
+    store: MosaicStore
+    plan: MosaicPlan
+    report: dict = field(default_factory=dict)
+
+    def _array(self, name):
+        return da.from_zarr(self.store.group[name])
+
+    @property
+    def img(self):
+        return self._array("img")
+
+    @property
+    def wht(self):
+        return self._array("wht")
+
+    @property
+    def ctx(self):
+        return self._array("ctx")
+
+    @property
+    def img2(self):
+        return [self._array(f"img2/{k}") for k in range(self.store.attrs["n_img2"])]
+
+    @property
+    def dq(self):
+        return self._array("dq") if self.store.attrs["has_dq"] else None
+
+
+class _Progress:
+    def __init__(self, total, enabled, label="tiles"):
+        self.total, self.enabled, self.label = total, enabled, label
+        self.done = 0
+        self.start = time.perf_counter()
+
+    def step(self, _value=None):
+        self.done += 1
+        if self.enabled:
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            elapsed = time.perf_counter() - self.start
+            sys.stderr.write(
+                f"\r{self.label} {self.done}/{self.total} "
+                f"[{'#' * filled}{' ' * (width - filled)}] {elapsed:.1f}s"
+            )
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+# -- worker side -----------------------------------------------------------------------
+
+_STORE_CACHE: dict = {}
+
+
+def _open_for_batch(path, store_id, batch):
+    key = (path, store_id, batch)
+    store = _STORE_CACHE.get(key)
+    if store is None:
+        _STORE_CACHE.clear()
+        store = _STORE_CACHE[key] = MosaicStore.open(path, mode="r+")
+    return store
+
+
+def finish_tile(path, store_id, tile, batch, partials, n_img2, with_dq):
+    """Reducer task: merge the tile's partials with the stored tile and write it once."""
+    store = _open_for_batch(path, store_id, batch)
+    if store.attrs["store_id"] != store_id:
+        raise StoreError(f"the store at {path!r} was replaced while the mosaic ran")
+    before = store.read_tile_before(tile, batch, n_img2, with_dq)
+    after = reduce_tile(_copy_state(before), partials, store.meta.fillval, store.meta.fillval2)
+    store.write_tile(tile, before, after, batch)
+    return tile
+
+
+def _copy_state(state: TileState) -> TileState:
+    return TileState(
+        state.img.copy(), state.wht.copy(), state.ctx.copy(), state.img2.copy(),
+        None if state.dq is None else state.dq.copy(),
+    )  # fmt: skip
+
+
+# -- client side -----------------------------------------------------------------------
+
+
+def _validate_options(kernel, pixfrac, tile_shape, block_shape):
+    if not isinstance(kernel, str) or kernel.lower() not in SUPPORTED_DRIZZLE_KERNELS:
+        raise ValueError(f"Kernel '{kernel}' is not supported.")
+    try:
+        pixfrac = float(pixfrac)
+    except (TypeError, ValueError):
+        raise ValueError(f"'pixfrac' must be a number, got {pixfrac!r}") from None
+    if not (np.isfinite(pixfrac) and pixfrac > 0):
+        raise ValueError(f"'pixfrac' must be positive and finite, got {pixfrac!r}")
+    TileGrid((1, 1), tile_shape)  # validates the pair
+    TileGrid((1, 1), block_shape)
+    return kernel.lower(), pixfrac
+
+
+def _resolve_grid(out_shape, wcs, tile_shape):
+    header = None
+    if wcs is not None:
+        shape = getattr(wcs, "array_shape", None)
+        if shape is None:
+            raise ValueError("'wcs' has no array shape (set wcs.array_shape or pass out_shape)")
+        if out_shape is not None and tuple(out_shape) != tuple(shape):
+            raise ValueError(f"'out_shape' {tuple(out_shape)} disagrees with the WCS {shape}")
+        out_shape = shape
+        header = wcs.to_header(relax=True).tostring()
+    if out_shape is None:
+        raise ValueError("give the output grid: 'out_shape' or 'wcs'")
+    return TileGrid(tuple(out_shape), tuple(tile_shape)), header
+
+
+def _prepare_inputs(exposures, kernel, pixfrac, grid):
+    """Validate every input (nothing is written before all pass); scan and plan them."""
+    validator = Drizzle(kernel=kernel, out_shape=grid.shape, disable_ctx=True)
+    prepared = []
+    seen = set()
+    for k, e in enumerate(exposures):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                inp, box, n2, _ = validator._validated_input(
+                    e.data, e.exptime, e.pixmap, e.data2, e.dq, _DEPRECATED_ARG, e.iscale,
+                    e.pixel_scale_ratio, e.weight_map, e.wht_scale, pixfrac, e.in_units,
+                    e.xmin, e.xmax, e.ymin, e.ymax, stacklevel=2,
+                )  # fmt: skip
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"input {k} ({e.name or 'unnamed'}): {exc}") from None
+        for w in caught:
+            if str(w.message) not in seen:
+                seen.add(str(w.message))
+                warnings.warn(w.message, w.category, stacklevel=4)
+        prepared.append((inp, box, n2 or 0))
+    n_img2 = {n for _, _, n in prepared}
+    if len(n_img2 - {0}) > 1:
+        raise ValueError("all inputs must have the same number of 'data2' arrays")
+    return prepared
+
+
+def mosaic(
+    inputs,
+    store,
+    *,
+    out_shape=None,
+    wcs=None,
+    tile_shape=DEFAULT_TILE_SHAPE,
+    block_shape=DEFAULT_BLOCK_SHAPE,
+    kernel="square",
+    pixfrac=1.0,
+    fillval=None,
+    fillval2=None,
+    scheduler="threads",
+    progress=False,
+    resume=False,
+    wave_bytes=DEFAULT_WAVE_BYTES,
+) -> MosaicResult:
+    """Drizzle ``inputs`` into the Zarr mosaic at ``store`` (created if absent).
+
+    ``inputs``: ``Exposure`` objects or mappings of their fields (the keyword
+    arguments of ``Drizzle.add_image``). The grid is ``out_shape`` (ny, nx) or
+    the array shape of an astropy ``wcs`` (its header is kept in the store).
+    ``scheduler``: 'sync', 'threads', 'processes', a ``distributed.Client`` or
+    a scheduler address. Results are bit-identical whatever ``tile_shape``,
+    ``block_shape`` and scheduler. ``fillval``: the value of pixels without
+    weight (None or 'INDEF': NaN). ``resume=True`` finishes a batch that was
+    interrupted, given the same inputs. Returns a ``MosaicResult``.
+    """
+    t_start = time.perf_counter()
+    kernel, pixfrac = _validate_options(kernel, pixfrac, tile_shape, block_shape)
+    grid, wcs_header = _resolve_grid(out_shape, wcs, tile_shape)
+    exposures = [_as_exposure(item, k) for k, item in enumerate(inputs)]
+    if not exposures:
+        raise ValueError("'inputs' is empty: nothing to drizzle")
+    fill = _fill_number(_parse_fillval(None, fillval))
+    fill2 = _fill_number(_parse_fillval(None, fillval2))
+    meta = StoreMeta(grid, kernel, pixfrac, None if fill is None or np.isnan(fill) else fill,
+                     None if fill2 is None or np.isnan(fill2) else fill2)  # fmt: skip
+
+    path = str(store)
+    existing = MosaicStore.exists(path)
+    if existing:
+        st = MosaicStore.open(path, mode="r+")
+        st.check_matches(meta)
+    prepared = _prepare_inputs(exposures, kernel, pixfrac, grid)
+    n_img2 = max(n for _, _, n in prepared)
+    with_dq = any(inp.dq.shape[0] > 0 for inp, _, _ in prepared)
+    if existing:
+        attrs = st.attrs
+        if attrs["n_img2"] and n_img2 and attrs["n_img2"] != n_img2:
+            raise ValueError(
+                f"the store holds {attrs['n_img2']} 'img2' arrays; the inputs have {n_img2}"
+            )
+    else:
+        st = MosaicStore.create(path, meta, wcs_header)
+        attrs = st.attrs
+
+    st.acquire_lock()
+    try:
+        return _run_batch(
+            st, attrs, exposures, prepared, grid, block_shape, n_img2, with_dq, scheduler,
+            progress, resume, wave_bytes, t_start,
+        )  # fmt: skip
+    finally:
+        st.release_lock()
+
+
+def _batch_record(exposures, prepared):
+    return [
+        {"name": e.name, "shape": list(inp.shape), "exptime": float(e.exptime)}
+        for e, (inp, _, _) in zip(exposures, prepared, strict=True)
+    ]
+
+
+def _run_batch(
+    st, attrs, exposures, prepared, grid, block_shape, n_img2, with_dq, scheduler,
+    progress, resume, wave_bytes, t_start,
+):  # fmt: skip
+    batches = attrs["batches"]
+    record = _batch_record(exposures, prepared)
+    if batches and batches[-1]["status"] == "running":
+        last = batches[-1]
+        if not resume:
+            raise StoreError(
+                f"the store {st.path!r} holds an interrupted batch ({last['id']}); rerun it "
+                "with resume=True and the same inputs, or use a new store"
+            )
+        if last["inputs"] != record:
+            raise StoreError(
+                f"resume=True needs the same inputs as the interrupted batch {last['id']} "
+                f"of {st.path!r}"
+            )
+        batch, first_ctx_id = last["id"], last["first_ctx_id"]
+    else:
+        batch, first_ctx_id = len(batches) + 1, attrs["next_ctx_id"]
+
+    # Scan and plan; inputs that touch no tile take no context id.
+    scanned, plans, used = [], [], []
+    ctx_id = first_ctx_id
+    for k, (e, (inp, box, _)) in enumerate(zip(exposures, prepared, strict=True)):
+        exposure, _scan = scan_exposure(inp, box, grid.shape, k, ctx_id)
+        ip = plan_input(exposure, grid, block_shape, e.name or f"input {k}")
+        scanned.append(exposure)
+        plans.append(ip)
+        if ip.touches_grid:
+            used.append(k)
+            ctx_id += 1
+        else:
+            ip.tiles.clear()
+    # Re-number context ids over the inputs used, in order.
+    for n, k in enumerate(used):
+        scanned[k] = _with_ctx_id(scanned[k], first_ctx_id + n)
+    plan = MosaicPlan(grid, tuple(block_shape), plans)
+    outside = plan.inputs_outside
+    if outside:
+        names = ", ".join(plans[k].name for k in outside)
+        warnings.warn(
+            f"{len(outside)} input(s) touch no tile of the output grid and were skipped: {names}",
+            InputsOutsideWarning,
+            stacklevel=3,
+        )
+
+    n_planes = max(st.group["ctx"].shape[0], (first_ctx_id + max(len(used), 1) - 1) // 32 + 1)
+    if batch != (batches[-1]["id"] if batches else 0):
+        batches.append(
+            {"id": batch, "status": "running", "first_ctx_id": first_ctx_id, "inputs": record}
+        )
+        st.update_attrs(batches=batches)
+    st.prepare_layout(n_planes, n_img2, with_dq)
+    if batch > 1:
+        st.ensure_backup()
+
+    done = st.tile_batches() == batch
+    tasks = plan.tasks_by_tile()
+    todo = [t for t in tasks if not done[t]]
+    progress_bar = _Progress(len(todo), progress)
+    with Runner(scheduler) as runner:
+        nodes = runner.place([scanned[k] for k in used], name=f"exposure-{batch}")
+        node_of = dict(zip(used, nodes, strict=True))
+        for wave in _waves(todo, tasks, grid, wave_bytes, n_img2, with_dq):
+            reports = []
+            for tile in wave:
+                y0, x0 = grid.origin(tile)
+                ny, nx = grid.extent(tile)
+                parts = [
+                    dask.delayed(drizzle_tile, pure=True)(
+                        node_of[k],
+                        task_bands(plans[k].tiles[tile], block_shape, scanned[k].inp.shape),
+                        (y0, x0, ny, nx),
+                        grid.shape,
+                    )  # fmt: skip
+                    for k in tasks[tile]
+                ]
+                reports.append(
+                    dask.delayed(finish_tile, pure=True)(
+                        st.path, attrs["store_id"], tile, batch, parts, n_img2, with_dq
+                    )
+                )
+            runner.compute(reports, on_result=progress_bar.step)
+
+    total_exptime = attrs["total_exptime"] + sum(float(exposures[k].exptime) for k in used)
+    inputs_attr = attrs["inputs"] + [
+        {
+            "name": exposures[k].name or f"input {k}",
+            "batch": batch,
+            "ctx_id": scanned[k].ctx_id,
+            "exptime": float(exposures[k].exptime),
+            "shape": list(scanned[k].inp.shape),
+            "iscale": float(exposures[k].iscale),
+            "pixel_scale_ratio": float(scanned[k].inp.pscale_ratio),
+            "wht_scale": float(exposures[k].wht_scale),
+            "in_units": exposures[k].in_units,
+        }
+        for k in used
+    ]
+    batches = st.attrs["batches"]
+    batches[-1]["status"] = "complete"
+    batches[-1]["inputs_outside"] = outside
+    st.update_attrs(
+        total_exptime=total_exptime,
+        next_ctx_id=first_ctx_id + len(used),
+        inputs=inputs_attr,
+        batches=batches,
+    )
+    report = {
+        "batch": batch,
+        "inputs_used": len(used),
+        "inputs_outside": [plans[k].name for k in outside],
+        "tiles_written": len(todo),
+        "tiles_resumed": len(tasks) - len(todo),
+        "tasks": plan.n_tasks,
+        "total_exptime": total_exptime,
+        "seconds": time.perf_counter() - t_start,
+        "scheduler": runner.name,
+    }
+    return MosaicResult(st, plan, report)
+
+
+def _with_ctx_id(exposure, ctx_id):
+    return replace(exposure, ctx_id=ctx_id)
+
+
+def _waves(todo, tasks, grid, wave_bytes, n_img2, with_dq):
+    """Split ``todo`` tiles (row-major) into waves whose partial sums fit ``wave_bytes``."""
+    per_pixel = 20 + 8 * n_img2 + (4 if with_dq else 0) + 4
+    wave, size = [], 0
+    for tile in todo:
+        ny, nx = grid.extent(tile)
+        cost = ny * nx * per_pixel * len(tasks[tile])
+        if wave and size + cost > wave_bytes:
+            yield wave
+            wave, size = [], 0
+        wave.append(tile)
+        size += cost
+    if wave:
+        yield wave

@@ -1,0 +1,193 @@
+"""The planner: input blocks -> output footprints -> the (tile, input) tasks.
+
+Every input is cut into fixed blocks (``block_shape``, independent of the tile
+shape). A block's footprint is the bounding box of its pixel map (NaN-aware,
+over the pixels the scan visits), widened by the kernel's reach: how far from
+a pixel's mapped centre the kernel can put weight. A tile gets one task per
+input whose blocks touch it; the task visits those blocks only.
+
+The plan is plain data: it can be inspected (``MosaicPlan.summary``) before
+anything runs, and it names the inputs that touch no tile.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .grid import TileGrid
+from .kernels.drizzle import FWHM_PER_SIGMA, GAUSSIAN_NSIG, KERNELS_NEEDING_SCALE
+from .kernels.footprint import block_footprints
+from .partials import PreparedInput
+from .scanlines import ScanPlan, estimate_local_scale_ratio, plan_scanlines
+from .tasks import ScannedExposure
+
+DEFAULT_BLOCK_SHAPE = (512, 512)
+ROUNDING_MARGIN = 2.0
+"""Output pixels added to every reach: rounding of footprint limits to pixel indices."""
+
+
+def scan_exposure(inp: PreparedInput, box, out_shape, index, ctx_id):
+    """Run the reference's input scan for ``inp`` over the input ``box``.
+
+    Returns ``(ScannedExposure, ScanPlan)``; a pixel scale ratio of NaN (not
+    given) is estimated here, as the reference does, for the kernels that need it.
+    """
+    scan: ScanPlan = plan_scanlines(inp.pixmap, box, out_shape)
+    if scan.drizzles and inp.kernel in KERNELS_NEEDING_SCALE and np.isnan(inp.pscale_ratio):
+        psr = estimate_local_scale_ratio(inp.pixmap, scan.polygon)
+        inp = PreparedInput(**{**inp.__dict__, "pscale_ratio": psr})
+    row_first, row_last = (scan.row_first, scan.row_last) if scan.drizzles else (0, -1)
+    exposure = ScannedExposure(index, ctx_id, inp, scan.x_first, scan.x_last, row_first, row_last)
+    return exposure, scan
+
+
+def kernel_reach(kernel, pixfrac, pscale_ratio, step):
+    """How far (output pixels) from a pixel's mapped centre ``kernel`` can deposit weight.
+
+    ``step`` is the output size of one input pixel (largest coordinate change
+    between neighbours); ``pscale_ratio`` sizes turbo, gaussian and lanczos.
+    """
+    psr = float(pscale_ratio)
+    if kernel == "square":
+        # Corners sit pixfrac/2 input pixels from the centre (beyond the 1-pixel
+        # halo of neighbours only at the input's edges, where they are extrapolated).
+        reach = max(0.5 * pixfrac, 0.5) * step
+    elif kernel == "point":
+        reach = 0.0
+    elif kernel == "turbo":
+        reach = 0.5 * pixfrac / psr
+    elif kernel == "gaussian":
+        reach = max(GAUSSIAN_NSIG * pixfrac / FWHM_PER_SIGMA / psr, 1.2 / psr)
+    elif kernel in ("lanczos2", "lanczos3"):
+        reach = int(kernel[-1]) / psr
+    else:
+        raise ValueError(f"Kernel '{kernel}' is not supported.")
+    return reach + ROUNDING_MARGIN
+
+
+def halo_for(pixfrac):
+    """Neighbour pixels around a block whose map bounds the square kernel's corners."""
+    return int(0.5 * pixfrac) + 1
+
+
+@dataclass
+class InputPlan:
+    """Where one input lands: per touched tile, the inclusive boxes of its touching blocks."""
+
+    index: int
+    name: str
+    n_blocks: int
+    tiles: dict = field(default_factory=dict)  # (ty, tx) -> list of (by, bx)
+
+    @property
+    def touches_grid(self) -> bool:
+        return bool(self.tiles)
+
+
+def plan_input(exposure: ScannedExposure, grid: TileGrid, block_shape, name="") -> InputPlan:
+    """Footprints of the blocks of one input and the tiles each of them touches."""
+    inp = exposure.inp
+    block_ny, block_nx = block_shape
+    boxes = block_footprints(
+        inp.pixmap, exposure.row_first, exposure.row_last, exposure.x_first, exposure.x_last,
+        block_ny, block_nx, halo_for(inp.pixfrac),
+    )  # fmt: skip
+    nby, nbx = boxes.shape[:2]
+    plan = InputPlan(exposure.index, name, nby * nbx)
+    limit = 4.0 * max(grid.shape)  # keeps absurd coordinates finite before int()
+    for by in range(nby):
+        for bx in range(nbx):
+            x_min, x_max, y_min, y_max, step = boxes[by, bx]
+            if math.isnan(x_min):
+                continue
+            reach = kernel_reach(inp.kernel, inp.pixfrac, inp.pscale_ratio, step)
+            lo_x, hi_x = np.clip([x_min - reach, x_max + reach], -limit, limit)
+            lo_y, hi_y = np.clip([y_min - reach, y_max + reach], -limit, limit)
+            ty_range, tx_range = grid.tiles_in_box(
+                math.floor(lo_y), math.ceil(hi_y), math.floor(lo_x), math.ceil(hi_x)
+            )
+            for ty in ty_range:
+                for tx in tx_range:
+                    plan.tiles.setdefault((ty, tx), []).append((by, bx))
+    return plan
+
+
+def task_bands(blocks, block_shape, input_shape):
+    """Inclusive input boxes, one per band of block rows, covering ``blocks`` in row order.
+
+    Within a band the box spans from the first to the last touching block
+    column (blocks in between are visited too: pixels there that miss the
+    tile are skipped by the kernel at the cost of a bounds test).
+    """
+    block_ny, block_nx = block_shape
+    in_ny, in_nx = input_shape
+    by_band = {}
+    for by, bx in blocks:
+        lo, hi = by_band.get(by, (bx, bx))
+        by_band[by] = (min(lo, bx), max(hi, bx))
+    bands = []
+    for by in sorted(by_band):
+        bx_lo, bx_hi = by_band[by]
+        bands.append(
+            (
+                by * block_ny,
+                min((by + 1) * block_ny, in_ny) - 1,
+                bx_lo * block_nx,
+                min((bx_hi + 1) * block_nx, in_nx) - 1,
+            )
+        )
+    return tuple(bands)
+
+
+@dataclass
+class MosaicPlan:
+    """The (tile, input) tasks of one batch, and what does not take part."""
+
+    grid: TileGrid
+    block_shape: tuple
+    inputs: list  # InputPlan per input, in input order
+
+    def tasks_by_tile(self):
+        """``{tile: [(input index, bands), ...]}`` in row-major tile order, inputs in order."""
+        out = {}
+        for ip in self.inputs:
+            for tile in ip.tiles:
+                out.setdefault(tile, []).append(ip.index)
+        return {tile: out[tile] for tile in sorted(out)}
+
+    @property
+    def n_tasks(self) -> int:
+        return sum(len(ip.tiles) for ip in self.inputs)
+
+    @property
+    def tiles_touched(self) -> int:
+        return len({t for ip in self.inputs for t in ip.tiles})
+
+    @property
+    def inputs_outside(self):
+        """Indices of inputs that touch no tile of the grid (they produce no tasks)."""
+        return [ip.index for ip in self.inputs if not ip.touches_grid]
+
+    def partial_bytes(self, n_img2=0, with_dq=False, with_ctx=True) -> int:
+        """Bytes of all partial sums the tasks return (an upper bound per batch)."""
+        per_pixel = 16 + 8 * n_img2 + (4 if with_dq else 0) + (4 if with_ctx else 0)
+        total = 0
+        for ip in self.inputs:
+            for tile in ip.tiles:
+                ny, nx = self.grid.extent(tile)
+                total += ny * nx * per_pixel
+        return total
+
+    def summary(self) -> dict:
+        return {
+            "tiles": self.grid.n_tiles,
+            "tiles_touched": self.tiles_touched,
+            "tasks": self.n_tasks,
+            "inputs": len(self.inputs),
+            "inputs_outside": self.inputs_outside,
+            "block_shape": list(self.block_shape),
+            "partial_bytes": self.partial_bytes(),
+        }

@@ -1,0 +1,345 @@
+"""The Zarr v3 mosaic store: layout, metadata, crash-safe tile writes, a writer lock.
+
+Layout of the group (every array chunked by tile)::
+
+    img        float32 (ny, nx)           weighted mean, fill value where empty
+    wht        float32 (ny, nx)           summed weight
+    ctx        int32   (planes, ny, nx)   context bits, chunks (1, tile)
+    img2/<k>   float32 (ny, nx)           squared-weight co-adds (when inputs have data2)
+    dq         uint32  (ny, nx)           OR of input DQ (when inputs have DQ)
+    tile_batch int32   (tiles_y, tiles_x) last batch committed to each tile
+    tile_pending int32 (tiles_y, tiles_x) batch whose write to the tile has begun
+    _backup/*                             a tile's previous content while it is rewritten
+
+Group attribute ``tiledrizzle`` holds the metadata: grid, kernel, pixfrac,
+fill values, total exposure time, next context id, the output WCS header, the
+inputs with their parameters and the batches. Tiles that receive nothing are
+never written, so their chunks stay absent on disk.
+
+A tile is written once per batch by ``write_tile``: its previous content (if
+any) is saved to ``_backup`` and the tile marked pending before the new content
+goes in, and the tile marked committed after. A batch interrupted anywhere can
+therefore be rerun: committed tiles are skipped and a half-written tile is
+rebuilt from its backup, so a resumed mosaic equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import zarr
+
+from .grid import TileGrid
+from .reduce import TileState
+
+FORMAT = "tiledrizzle-mosaic/1"
+LOCK_NAME = ".tiledrizzle.lock"
+
+
+class StoreError(ValueError):
+    """A store that cannot be used as asked: other grid/kernel, bad metadata, bad path."""
+
+
+class StoreLockedError(RuntimeError):
+    """Another job is writing into the store."""
+
+
+def _fill_from_attr(value):
+    return None if value is None else np.float32(value)
+
+
+@dataclass
+class StoreMeta:
+    """The parameters fixed when a store is created (must match on every later batch)."""
+
+    grid: TileGrid
+    kernel: str
+    pixfrac: float
+    fillval: float | None  # None: NaN
+    fillval2: float | None
+
+    def to_attrs(self):
+        return {
+            "grid": self.grid.to_attrs(),
+            "kernel": self.kernel,
+            "pixfrac": self.pixfrac,
+            "fillval": None if self.fillval is None else float(self.fillval),
+            "fillval2": None if self.fillval2 is None else float(self.fillval2),
+        }
+
+    @classmethod
+    def from_attrs(cls, a):
+        g = a["grid"]
+        return cls(
+            TileGrid(tuple(g["shape"]), tuple(g["tile_shape"])),
+            a["kernel"],
+            float(a["pixfrac"]),
+            _fill_from_attr(a["fillval"]),
+            _fill_from_attr(a["fillval2"]),
+        )
+
+
+class MosaicStore:
+    """A mosaic on disk (any path or URL zarr can open)."""
+
+    def __init__(self, path, group, meta: StoreMeta):
+        self.path = str(path)
+        self.group = group
+        self.meta = meta
+
+    # -- opening ---------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path, mode="r"):
+        """Open an existing store; ``StoreError`` when it is missing or not a mosaic."""
+        try:
+            group = zarr.open_group(str(path), mode=mode)
+        except FileNotFoundError:
+            raise StoreError(f"no mosaic store at {str(path)!r}") from None
+        except Exception as exc:  # zarr raises many types for unreadable metadata
+            raise StoreError(f"cannot open the mosaic store {str(path)!r}: {exc}") from exc
+        attrs = group.attrs.asdict().get("tiledrizzle")
+        if not isinstance(attrs, dict) or attrs.get("format") != FORMAT:
+            raise StoreError(f"{str(path)!r} is not a tiledrizzle mosaic store (no valid metadata)")
+        try:
+            meta = StoreMeta.from_attrs(attrs)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"corrupted metadata in the mosaic store {str(path)!r}: {exc}"
+            ) from exc
+        return cls(path, group, meta)
+
+    @classmethod
+    def exists(cls, path) -> bool:
+        try:
+            zarr.open_group(str(path), mode="r")
+        except Exception:
+            return False
+        return True
+
+    @classmethod
+    def create(cls, path, meta: StoreMeta, wcs_header=None):
+        """Create a new, empty store (the path must not hold one)."""
+        try:
+            group = zarr.open_group(str(path), mode="w-")
+        except (FileExistsError, zarr.errors.ContainsGroupError, zarr.errors.ContainsArrayError):
+            raise StoreError(f"{str(path)!r} already exists") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create the mosaic store {str(path)!r}: {exc}") from None
+        grid = meta.grid
+        nan = float("nan")
+        fill = nan if meta.fillval is None else float(meta.fillval)
+        chunks = grid.tile_shape
+        group.create_array("img", shape=grid.shape, chunks=chunks, dtype="f4", fill_value=fill)
+        group.create_array("wht", shape=grid.shape, chunks=chunks, dtype="f4", fill_value=0.0)
+        group.create_array(
+            "ctx", shape=(1,) + grid.shape, chunks=(1,) + chunks, dtype="i4", fill_value=0
+        )
+        tiles = (grid.n_tiles_y, grid.n_tiles_x)
+        for name in ("tile_batch", "tile_pending"):
+            group.create_array(name, shape=tiles, chunks=(1, 1), dtype="i4", fill_value=0)
+        attrs = {
+            "format": FORMAT,
+            "store_id": uuid.uuid4().hex,
+            **meta.to_attrs(),
+            "total_exptime": 0.0,
+            "next_ctx_id": 0,
+            "n_img2": 0,
+            "has_dq": False,
+            "wcs": wcs_header,
+            "inputs": [],
+            "batches": [],
+        }
+        group.attrs["tiledrizzle"] = attrs
+        return cls(path, group, meta)
+
+    # -- metadata ----------------------------------------------------------------------
+
+    @property
+    def attrs(self) -> dict:
+        return self.group.attrs.asdict()["tiledrizzle"]
+
+    def update_attrs(self, **changes):
+        a = self.attrs
+        a.update(changes)
+        self.group.attrs["tiledrizzle"] = a
+
+    def check_matches(self, meta: StoreMeta):
+        """Refuse (``StoreError``, nothing written) a batch with other fixed parameters."""
+        mine = self.meta
+        for what, a, b in (
+            ("grid shape", mine.grid.shape, meta.grid.shape),
+            ("tile shape", mine.grid.tile_shape, meta.grid.tile_shape),
+            ("kernel", mine.kernel, meta.kernel),
+            ("pixfrac", mine.pixfrac, meta.pixfrac),
+        ):
+            if a != b:
+                raise StoreError(
+                    f"the store {self.path!r} was made with {what} {a!r}, not {b!r}; "
+                    "use a new store for a different grid, tiling or kernel"
+                )
+
+    def prepare_layout(self, n_planes, n_img2, with_dq):
+        """Grow the context planes; add ``img2/<k>`` and ``dq`` arrays when first needed."""
+        grid = self.meta.grid
+        ctx = self.group["ctx"]
+        if ctx.shape[0] < n_planes:
+            ctx.resize((n_planes,) + grid.shape)
+        a = self.attrs
+        if n_img2 and not a["n_img2"]:
+            fill2 = float("nan") if self.meta.fillval2 is None else float(self.meta.fillval2)
+            for k in range(n_img2):
+                self.group.create_array(
+                    f"img2/{k}", shape=grid.shape, chunks=grid.tile_shape, dtype="f4",
+                    fill_value=fill2,
+                )  # fmt: skip
+            self.update_attrs(n_img2=n_img2)
+        if with_dq and not a["has_dq"]:
+            self.group.create_array(
+                "dq", shape=grid.shape, chunks=grid.tile_shape, dtype="u4", fill_value=0
+            )
+            self.update_attrs(has_dq=True)
+
+    def ensure_backup(self):
+        """Give every data array a ``_backup`` twin (same shape), used while tiles are rewritten."""
+        for name in self._data_arrays():
+            src = self.group[name]
+            key = f"_backup/{name}"
+            if key not in self.group:
+                self.group.create_array(
+                    key, shape=src.shape, chunks=src.chunks, dtype=src.dtype,
+                    fill_value=src.fill_value,
+                )  # fmt: skip
+            elif self.group[key].shape != src.shape:
+                self.group[key].resize(src.shape)
+
+    def _data_arrays(self):
+        a = self.attrs
+        names = ["img", "wht", "ctx"] + [f"img2/{k}" for k in range(a["n_img2"])]
+        return names + (["dq"] if a["has_dq"] else [])
+
+    def tile_batches(self) -> np.ndarray:
+        """Per tile, the last batch committed to it (0: never written)."""
+        return self.group["tile_batch"][...]
+
+    # -- tiles -------------------------------------------------------------------------
+
+    def _read_state(self, prefix, tile, n_img2, with_dq) -> TileState:
+        rows, cols = self.meta.grid.slices(tile)
+        g = self.group
+        img2 = [g[f"{prefix}img2/{k}"][rows, cols] for k in range(n_img2)]
+        ny, nx = self.meta.grid.extent(tile)
+        return TileState(
+            g[f"{prefix}img"][rows, cols],
+            g[f"{prefix}wht"][rows, cols],
+            g[f"{prefix}ctx"][:, rows, cols],
+            np.stack(img2) if img2 else np.zeros((0, ny, nx), np.float32),
+            g[f"{prefix}dq"][rows, cols] if with_dq else None,
+        )
+
+    def _write_state(self, prefix, tile, state: TileState):
+        rows, cols = self.meta.grid.slices(tile)
+        g = self.group
+        g[f"{prefix}img"][rows, cols] = state.img
+        g[f"{prefix}wht"][rows, cols] = state.wht
+        g[f"{prefix}ctx"][:, rows, cols] = state.ctx
+        for k in range(state.img2.shape[0]):
+            g[f"{prefix}img2/{k}"][rows, cols] = state.img2[k]
+        if state.dq is not None:
+            g[f"{prefix}dq"][rows, cols] = state.dq
+
+    def read_tile_before(self, tile, batch, n_img2, with_dq) -> TileState:
+        """The tile as it was before ``batch`` wrote to it (from the backup if interrupted)."""
+        ty, tx = tile
+        committed = int(self.group["tile_batch"][ty, tx])
+        pending = int(self.group["tile_pending"][ty, tx])
+        if committed == 0:
+            ny, nx = self.meta.grid.extent(tile)
+            n_planes = self.group["ctx"].shape[0]
+            return TileState.empty(
+                (ny, nx), n_planes, n_img2, with_dq, self.meta.fillval, self.meta.fillval2
+            )
+        prefix = "_backup/" if pending == batch else ""
+        return self._read_state(prefix, tile, n_img2, with_dq)
+
+    def write_tile(self, tile, before: TileState, after: TileState, batch):
+        """Replace the tile's content by ``after`` for ``batch``, crash-safely (see module)."""
+        ty, tx = tile
+        committed = int(self.group["tile_batch"][ty, tx])
+        pending = int(self.group["tile_pending"][ty, tx])
+        if committed == batch:
+            return
+        if committed != 0 and pending != batch:
+            self._write_state("_backup/", tile, before)
+        self.group["tile_pending"][ty, tx] = batch
+        self._write_state("", tile, after)
+        self.group["tile_batch"][ty, tx] = batch
+
+    # -- lock ---------------------------------------------------------------------------
+
+    def _lock_path(self):
+        if "://" in self.path and not self.path.startswith("file://"):
+            return None  # object stores: no lock file (documented limitation)
+        return os.path.join(self.path.removeprefix("file://"), LOCK_NAME)
+
+    def acquire_lock(self):
+        """Take the writer lock; a lock left by a dead process on this host is broken."""
+        path = self._lock_path()
+        if path is None:
+            return
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = _read_lock(path)
+                if holder is not None and _holder_is_dead(holder):
+                    os.unlink(path)
+                    continue
+                raise StoreLockedError(
+                    f"the store {self.path!r} is being written by another job "
+                    f"({_describe(holder)}); wait for it to finish"
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return
+        raise StoreLockedError(f"could not take the writer lock of {self.path!r}")
+
+    def release_lock(self):
+        path = self._lock_path()
+        if path is not None and os.path.exists(path):
+            holder = _read_lock(path)
+            if holder is not None and holder.get("pid") == os.getpid():
+                os.unlink(path)
+
+
+def _read_lock(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _holder_is_dead(holder) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return False
+    return False
+
+
+def _describe(holder):
+    if not holder:
+        return "holder unknown"
+    return f"pid {holder.get('pid')} on {holder.get('host')}"
