@@ -591,7 +591,7 @@ def _lanczos_loop(
             jj_lo = max(int(math.floor(oy - pfo)) + 1, y_lo)
             jj_hi = min(int(math.floor(oy + pfo)), y_hi)
             vx_lo = ii_hi + 1
-            vx_hi = ii_lo - 1
+            vx_hi = ii_hi  # empty (vx_lo > vx_hi) unless a column keeps a weight
             for ii in range(ii_lo, ii_hi + 1):
                 ix = round_half_away(abs((ox - ii) * sdp))
                 if ix < nlut:
