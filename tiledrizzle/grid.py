@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-def _positive_pair(value, name):
+def positive_pair(value, name):
+    """``(ny, nx)`` from a pair of positive integers; ValueError naming ``name`` otherwise."""
     try:
         ny, nx = (int(v) for v in value)
     except (TypeError, ValueError):
@@ -28,8 +29,8 @@ class TileGrid:
     tile_shape: tuple[int, int]
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", _positive_pair(self.shape, "out_shape"))
-        object.__setattr__(self, "tile_shape", _positive_pair(self.tile_shape, "tile_shape"))
+        object.__setattr__(self, "shape", positive_pair(self.shape, "out_shape"))
+        object.__setattr__(self, "tile_shape", positive_pair(self.tile_shape, "tile_shape"))
 
     @property
     def n_tiles_y(self) -> int:

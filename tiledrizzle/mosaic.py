@@ -22,7 +22,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .grid import TileGrid
+from .grid import TileGrid, positive_pair
 from .plan import DEFAULT_BLOCK_SHAPE, MosaicPlan, plan_input, scan_exposure, task_bands
 from .reduce import TileState, reduce_tile
 from .resample import (
@@ -32,7 +32,7 @@ from .resample import (
     _fill_number,
     _parse_fillval,
 )
-from .schedulers import Runner
+from .schedulers import Runner, check_scheduler
 from .store import MosaicStore, StoreError, StoreMeta
 from .tasks import drizzle_tile
 
@@ -180,8 +180,8 @@ def _validate_options(kernel, pixfrac, tile_shape, block_shape):
         raise ValueError(f"'pixfrac' must be a number, got {pixfrac!r}") from None
     if not (np.isfinite(pixfrac) and pixfrac > 0):
         raise ValueError(f"'pixfrac' must be positive and finite, got {pixfrac!r}")
-    TileGrid((1, 1), tile_shape)  # validates the pair
-    TileGrid((1, 1), block_shape)
+    positive_pair(tile_shape, "tile_shape")
+    positive_pair(block_shape, "block_shape")
     return kernel.lower(), pixfrac
 
 
@@ -257,6 +257,7 @@ def mosaic(
     """
     t_start = time.perf_counter()
     kernel, pixfrac = _validate_options(kernel, pixfrac, tile_shape, block_shape)
+    check_scheduler(scheduler)
     grid, wcs_header = _resolve_grid(out_shape, wcs, tile_shape)
     exposures = [_as_exposure(item, k) for k, item in enumerate(inputs)]
     if not exposures:

@@ -55,6 +55,12 @@ class WindowSums:
     dq: np.ndarray
     ctx: np.ndarray
 
+    @property
+    def slices(self):
+        """``(rows, cols)`` of the window in the output."""
+        ny, nx = self.wht.shape
+        return slice(self.y0, self.y0 + ny), slice(self.x0, self.x0 + nx)
+
     @classmethod
     def zeros(cls, y0, x0, shape, n_var, with_dq, with_ctx):
         ny, nx = shape

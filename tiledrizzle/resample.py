@@ -29,14 +29,25 @@ from __future__ import annotations
 import operator
 import warnings
 
+import dask
 import numpy as np
 
 from .blot import blot_image
-from .kernels.drizzle import KERNELS_NEEDING_SCALE, NON_FLUX_CONSERVING
+from .grid import TileGrid, positive_pair
+from .kernels.drizzle import NON_FLUX_CONSERVING
 from .kernels.pixmap_box import valid_pixmap_box
-from .partials import EMPTY_DQ, PreparedInput, WindowSums, context_bit, drizzle_window
+from .partials import (
+    EMPTY_DQ,
+    EMPTY_HITS,
+    PreparedInput,
+    WindowSums,
+    context_bit,
+    drizzle_window,
+)
+from .plan import DEFAULT_BLOCK_SHAPE, plan_input, scan_exposure, task_bands
 from .reduce import fill_empty, merge_window
-from .scanlines import estimate_local_scale_ratio, plan_scanlines
+from .schedulers import Runner, check_scheduler
+from .tasks import TilePartial, drizzle_tile
 
 __all__ = ["Drizzle", "blot_image", "SUPPORTED_DRIZZLE_KERNELS", "CTX_PLANE_BITS"]
 
@@ -114,11 +125,22 @@ class Drizzle:
         begin_ctx_id=0,
         max_ctx_id=None,
         disable_ctx=False,
+        *,
+        tile_shape=None,
+        scheduler=None,
+        block_shape=None,
     ):
         self._ncoadds = 0
         self._out_img2 = None
         self._out_dq = None
         self._disable_ctx = disable_ctx
+        self._tile_shape = None if tile_shape is None else positive_pair(tile_shape, "tile_shape")
+        self._block_shape = positive_pair(
+            DEFAULT_BLOCK_SHAPE if block_shape is None else block_shape, "block_shape"
+        )
+        self._scheduler = "sync" if scheduler is None else check_scheduler(scheduler)
+        if scheduler is not None and tile_shape is None:
+            raise ValueError("'scheduler' needs 'tile_shape': the untiled path runs in the caller")
 
         if disable_ctx:
             self._ctx_id = None
@@ -624,23 +646,28 @@ class Drizzle:
         return info
 
     def _drizzle(self, inp, box, plane_no, bit_no):
-        """Run the kernel over the whole output as one window; merge and fill."""
-        scan = plan_scanlines(inp.pixmap, box, self._out_shape)
-        if scan.drizzles and inp.kernel in KERNELS_NEEDING_SCALE and np.isnan(inp.pscale_ratio):
-            psr = estimate_local_scale_ratio(inp.pixmap, scan.polygon)
-            inp = PreparedInput(**{**inp.__dict__, "pscale_ratio": psr})
-        with_dq = inp.dq.shape[0] > 0
-        sums = WindowSums.zeros(0, 0, self._out_shape, inp.data2.shape[0], with_dq, False)
-        if self._disable_ctx:
-            ctx_plane, bit = sums.ctx, np.int32(0)
+        """Run the kernel over the output (one window, or tiles on a scheduler); merge; fill."""
+        ctx_id = None if self._disable_ctx else plane_no * CTX_PLANE_BITS + bit_no
+        exposure, scan = scan_exposure(inp, box, self._out_shape, 0, ctx_id)
+        if self._tile_shape is None:
+            part, nmiss_pixels = self._drizzle_whole(exposure, scan)
+            partials = [part]
         else:
-            ctx_plane, bit = self._out_ctx[plane_no], context_bit(bit_no)
-        sums.ctx = ctx_plane
-        nmiss_pixels = drizzle_window(inp, scan, self._out_shape, sums, bit)
-        merge_window(
-            sums, self._out_img, self._out_wht, self._out_img2 or [],
-            self._out_dq if with_dq else None,
-        )  # fmt: skip
+            partials = self._drizzle_tiles(exposure)
+            nmiss_pixels = scan.n_pixels - self._count_hits(partials)
+        with_dq = inp.dq.shape[0] > 0
+        for part in partials:
+            merge_window(
+                part.sums, self._out_img, self._out_wht, self._out_img2 or [],
+                self._out_dq if with_dq else None,
+            )  # fmt: skip
+            if ctx_id is not None and part.sums.ctx is not self._out_ctx[plane_no]:
+                ny, nx = part.sums.wht.shape
+                win = (
+                    slice(part.sums.y0, part.sums.y0 + ny),
+                    slice(part.sums.x0, part.sums.x0 + nx),
+                )
+                self._out_ctx[plane_no][win] |= part.sums.ctx
         fill = _fill_number(self._fillval)
         if fill is not None:
             fill2 = _fill_number(self._fillval2)
@@ -648,3 +675,46 @@ class Drizzle:
         if not scan.drizzles:
             return 0, 0
         return scan.nmiss_rows + nmiss_pixels, scan.nskip
+
+    def _drizzle_whole(self, exposure, scan):
+        """The reference's way: one window over the whole output, context bits set in place."""
+        inp = exposure.inp
+        sums = WindowSums.zeros(
+            0, 0, self._out_shape, inp.data2.shape[0], inp.dq.shape[0] > 0, False
+        )
+        if exposure.ctx_id is None:
+            bit = np.int32(0)
+        else:
+            plane_no, bit_no = divmod(exposure.ctx_id, CTX_PLANE_BITS)
+            sums.ctx, bit = self._out_ctx[plane_no], context_bit(bit_no)
+        nmiss_pixels = drizzle_window(inp, scan, self._out_shape, sums, bit)
+        return TilePartial(0, 0, sums, EMPTY_HITS), nmiss_pixels
+
+    def _drizzle_tiles(self, exposure):
+        """The tiled engine: one task per touched tile on ``scheduler``; partials come back."""
+        grid = TileGrid(self._out_shape, self._tile_shape)
+        plan = plan_input(exposure, grid, self._block_shape)
+        shape = exposure.inp.shape
+        with Runner(self._scheduler) as runner:
+            (node,) = runner.place([exposure], name=f"facade-exposure-{id(self)}-{self._ctx_id}")
+            tasks = []
+            for tile, blocks in sorted(plan.tiles.items()):
+                y0, x0 = grid.origin(tile)
+                window = (y0, x0) + grid.extent(tile)
+                bands = task_bands(blocks, self._block_shape, shape)
+                tasks.append(
+                    dask.delayed(drizzle_tile, pure=True)(
+                        node, bands, window, self._out_shape, want_hits=True
+                    )
+                )
+            return runner.compute(tasks)
+
+    @staticmethod
+    def _count_hits(partials):
+        """Input pixels that put weight in at least one tile."""
+        if not partials:
+            return 0
+        hits = partials[0].hits.copy()
+        for part in partials[1:]:
+            hits |= part.hits
+        return int(np.count_nonzero(hits))

@@ -28,6 +28,25 @@ def _distributed_client_type():
     return Client
 
 
+def check_scheduler(scheduler):
+    """Return ``scheduler`` if it names one ``Runner`` accepts; ValueError otherwise.
+
+    Addresses are only checked for form here (connecting happens when work runs).
+    """
+    client_type = _distributed_client_type()
+    if client_type is not None and isinstance(scheduler, client_type):
+        return scheduler
+    if isinstance(scheduler, str) and (scheduler.lower() in LOCAL_SCHEDULERS or ":" in scheduler):
+        return scheduler
+    raise ValueError(_UNKNOWN.format(scheduler=scheduler))
+
+
+_UNKNOWN = (
+    "unknown scheduler {scheduler!r}: use 'sync', 'threads', 'processes', "
+    "a distributed.Client or a scheduler address such as 'tcp://127.0.0.1:8786'"
+)
+
+
 class Runner:
     """Compute delayed objects on one scheduler (see ``resolve``)."""
 
@@ -49,14 +68,12 @@ class Runner:
                 ) from None
             self._own_client = True
         else:
-            raise ValueError(
-                f"unknown scheduler {scheduler!r}: use 'sync', 'threads', 'processes', "
-                "a distributed.Client or a scheduler address such as 'tcp://127.0.0.1:8786'"
-            )
+            raise ValueError(_UNKNOWN.format(scheduler=scheduler))
+        if self.client is None:
+            self.name = self.local
+        else:
+            self.name = f"distributed {self.client.scheduler_info().get('address', '')}"
 
-    @property
-    def name(self) -> str:
-        return self.local if self.client is None else f"distributed {self.client.scheduler.address}"
 
     def place(self, objects, name):
         """Graph nodes for ``objects`` (large inputs): scattered futures or named literals."""

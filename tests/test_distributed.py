@@ -1,0 +1,61 @@
+"""The engine on a real Dask cluster: a scheduler and 2 worker processes on 127.0.0.1."""
+
+import warnings
+
+import numpy as np
+import pytest
+from mosaic_inputs import OUT_SHAPE, add_image_kwargs, assert_identical, exposures, outputs
+
+from tiledrizzle.mosaic import mosaic
+from tiledrizzle.resample import Drizzle
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dashboard / port notices of a local cluster
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None,
+        )  # fmt: skip
+        c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.mark.parametrize("kernel", ["square", "lanczos3"])
+def test_local_cluster_is_bit_identical_to_sync(tmp_path, client, kernel):
+    inputs = exposures(10, seed=31, data2=True, dq=True)
+    kw = dict(out_shape=OUT_SHAPE, tile_shape=(48, 64), kernel=kernel, block_shape=(32, 32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sync = mosaic(inputs, tmp_path / "sync.zarr", scheduler="sync", **kw)
+        dist = mosaic(inputs, tmp_path / "dist.zarr", scheduler=client, **kw)
+        addr = mosaic(inputs, tmp_path / "addr.zarr", scheduler=client.scheduler.address, **kw)
+    assert "distributed" in dist.report["scheduler"]
+    assert_identical(outputs(sync), outputs(dist))
+    assert_identical(outputs(sync), outputs(addr))
+    # The work really ran on both worker processes.
+    assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_facade_on_the_cluster(client):
+    inputs = exposures(4, seed=2, data2=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = Drizzle(out_shape=OUT_SHAPE)
+        tiled = Drizzle(out_shape=OUT_SHAPE, tile_shape=(40, 50), scheduler=client)
+        for e in inputs:
+            assert whole.add_image(**add_image_kwargs(e)) == tiled.add_image(**add_image_kwargs(e))
+    for name in ("out_img", "out_wht", "out_ctx"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(tiled, name), err_msg=name)
+    np.testing.assert_array_equal(whole.out_img2[0], tiled.out_img2[0])
+
+
+def test_unreachable_scheduler_address_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="cannot connect"):
+        mosaic(exposures(1), tmp_path / "m.zarr", out_shape=OUT_SHAPE,
+               scheduler="tcp://127.0.0.1:1")  # fmt: skip

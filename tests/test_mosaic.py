@@ -1,0 +1,308 @@
+"""The tiled engine: bit-identical across tile shapes and schedulers, equal to the facade and
+within the parity tolerances of the reference; incremental batches; the store's contract."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from mosaic_inputs import (
+    OUT_SHAPE,
+    add_image_kwargs,
+    assert_identical,
+    exposures,
+    outputs,
+    store_checksum,
+)
+from parity import assert_outputs_match, data_scale
+
+from tiledrizzle.mosaic import InputsOutsideWarning, mosaic
+from tiledrizzle.resample import Drizzle
+from tiledrizzle.store import MosaicStore, StoreError
+
+KERNELS = ["square", "point", "turbo", "gaussian", "lanczos2", "lanczos3"]
+TILE_SHAPES = [(64, 64), (100, 37), (512, 512), OUT_SHAPE]
+
+
+def facade_loop(cls, inputs, kernel, out_shape=OUT_SHAPE, **init):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = cls(kernel=kernel, out_shape=out_shape, **init)
+        for e in inputs:
+            d.add_image(**add_image_kwargs(e))
+    return d
+
+
+def facade_outputs(d):
+    out = {"img": d.out_img, "wht": d.out_wht, "ctx": d.out_ctx}
+    for k, a in enumerate(d.out_img2 or []):
+        out[f"img2/{k}"] = a
+    if d.out_dq is not None:
+        out["dq"] = d.out_dq
+    return out
+
+
+def run_mosaic(inputs, path, kernel, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Warning)  # non-flux-conserving kernel notes
+        return mosaic(inputs, path, out_shape=kw.pop("out_shape", OUT_SHAPE), kernel=kernel, **kw)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_tile_shapes_and_schedulers_give_identical_bits(tmp_path, kernel):
+    inputs = exposures(10, seed=3, data2=True, dq=True, weights=True)
+    results = []
+    for n, tile_shape in enumerate(TILE_SHAPES):
+        for scheduler in ("sync", "threads"):
+            path = tmp_path / f"m{n}-{scheduler}.zarr"
+            r = run_mosaic(inputs, path, kernel, tile_shape=tile_shape, block_shape=(32, 48),
+                           scheduler=scheduler)  # fmt: skip
+            results.append(outputs(r))
+    for other in results[1:]:
+        assert_identical(results[0], other)
+    # The facade applies the same arithmetic in the same order: bit-identical too.
+    d = facade_loop(Drizzle, inputs, kernel)
+    assert_identical(results[0], facade_outputs(d))
+    # A different cut of the inputs into blocks changes nothing either.
+    r = run_mosaic(inputs, tmp_path / "blocks.zarr", kernel, tile_shape=(64, 64),
+                   block_shape=(7, 500), scheduler="sync")  # fmt: skip
+    assert_identical(results[0], outputs(r))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_mosaic_matches_reference_package(tmp_path, kernel):
+    from drizzle.resample import Drizzle as RefDrizzle
+
+    inputs = exposures(12, seed=11, data2=True, dq=True)
+    ref = facade_loop(RefDrizzle, inputs, kernel)
+    r = run_mosaic(inputs, tmp_path / "m.zarr", kernel, tile_shape=(48, 80), scheduler="threads")
+    out = outputs(r)
+
+    class Stored:  # the facade's view of the store, for the shared comparison
+        out_img, out_wht, out_ctx, out_dq = out["img"], out["wht"], out["ctx"], out["dq"]
+        out_img2 = [out["img2/0"], out["img2/1"]]
+        total_exptime = r.store.attrs["total_exptime"]
+        ctx_id = r.store.attrs["next_ctx_id"]
+        fillval, fillval2 = ref.fillval, ref.fillval2
+
+    assert_outputs_match(ref, Stored, kernel, data_scale(inputs))
+    assert r.report["inputs_used"] == 12 and r.report["inputs_outside"] == []
+
+
+def test_more_than_32_inputs_grow_context_planes(tmp_path):
+    inputs = exposures(41, seed=5, in_shape=(30, 34))
+    r = run_mosaic(inputs, tmp_path / "m.zarr", "square", tile_shape=(40, 64))
+    out = outputs(r)
+    assert out["ctx"].shape == (2,) + OUT_SHAPE
+    assert out["ctx"][1].any() and not (out["ctx"][1] & ~0x1FF).any()  # inputs 32..40
+    assert_identical(out, facade_outputs(facade_loop(Drizzle, inputs, "square")))
+    assert r.store.attrs["next_ctx_id"] == 41
+
+
+def test_incremental_batches_equal_one_batch(tmp_path):
+    inputs = exposures(11, seed=8, data2=True, dq=True)
+    one = run_mosaic(inputs, tmp_path / "one.zarr", "turbo", tile_shape=(50, 50))
+    path = tmp_path / "inc.zarr"
+    run_mosaic(inputs[:4], path, "turbo", tile_shape=(50, 50))
+    run_mosaic(inputs[4:9], path, "turbo", tile_shape=(50, 50), scheduler="sync")
+    inc = run_mosaic(inputs[9:], path, "turbo", tile_shape=(50, 50))
+    assert_identical(outputs(one), outputs(inc))
+    a = inc.store.attrs
+    assert a["next_ctx_id"] == 11
+    assert a["total_exptime"] == pytest.approx(sum(e["exptime"] for e in inputs))
+    assert [i["ctx_id"] for i in a["inputs"]] == list(range(11))
+    assert [b["id"] for b in a["batches"]] == [1, 2, 3]
+    assert all(b["status"] == "complete" for b in a["batches"])
+
+
+def test_tiles_without_data_are_not_written(tmp_path):
+    inputs = exposures(1, seed=2)
+    r = run_mosaic(inputs, tmp_path / "m.zarr", "square", tile_shape=(30, 30))
+    touched = r.plan.tiles_touched
+    assert 0 < touched < r.plan.grid.n_tiles
+    chunk_dir = tmp_path / "m.zarr" / "wht" / "c"
+    n_chunks = sum(len(files) for _, _, files in os.walk(chunk_dir))
+    assert 0 < n_chunks <= touched
+    batches = r.store.tile_batches()
+    assert int((batches == 1).sum()) == touched
+
+
+def test_input_outside_the_grid_is_reported_and_takes_no_context_id(tmp_path):
+    inputs = exposures(3, seed=4)
+    inputs[1]["pixmap"] = inputs[1]["pixmap"] + 10_000.0
+    with pytest.warns(InputsOutsideWarning, match="exp001"):
+        r = mosaic(inputs, tmp_path / "m.zarr", out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    assert r.report["inputs_outside"] == ["exp001"]
+    assert r.plan.inputs_outside == [1]
+    assert [i["name"] for i in r.store.attrs["inputs"]] == ["exp000", "exp002"]
+    assert r.store.attrs["next_ctx_id"] == 2
+    expected = facade_loop(Drizzle, [inputs[0], inputs[2]], "square")
+    assert_identical(outputs(r), facade_outputs(expected))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"out_shape": (150, 171)}, "grid shape"),
+        ({"tile_shape": (64, 32)}, "tile shape"),
+        ({"kernel": "point"}, "kernel"),
+        ({"pixfrac": 0.5}, "pixfrac"),
+    ],
+)
+def test_store_of_another_grid_is_refused_untouched(tmp_path, change, message):
+    path = tmp_path / "m.zarr"
+    base = {"out_shape": OUT_SHAPE, "tile_shape": (64, 64), "kernel": "square", "pixfrac": 1.0}
+    mosaic(exposures(2, seed=1), path, **base)
+    before = store_checksum(path)
+    with pytest.raises(StoreError, match=message):
+        mosaic(exposures(2, seed=9), path, **{**base, **change})
+    assert store_checksum(path) == before
+
+
+def test_interrupted_batch_resumes_to_identical_store(tmp_path, monkeypatch):
+    import tiledrizzle.mosaic as engine
+
+    inputs = exposures(8, seed=12, data2=True)
+    clean = run_mosaic(inputs[:5], tmp_path / "clean.zarr", "square", tile_shape=(40, 40))
+    clean = run_mosaic(inputs[5:], tmp_path / "clean.zarr", "square", tile_shape=(40, 40))
+
+    path = tmp_path / "cut.zarr"
+    run_mosaic(inputs[:5], path, "square", tile_shape=(40, 40))
+    real_finish, calls = engine.finish_tile, []
+
+    def finish_then_die(*args):
+        calls.append(args[2])
+        if len(calls) == 4:
+            # Die half-way through writing a tile that already has content.
+            store = engine._open_for_batch(args[0], args[1], args[3])
+            real_write = store._write_state
+
+            def partial_write(prefix, tile, state):
+                if prefix == "":
+                    store.group["img"][store.meta.grid.slices(tile)] = state.img
+                    raise KeyboardInterrupt("simulated crash mid-write")
+                real_write(prefix, tile, state)
+
+            store._write_state = partial_write
+        return real_finish(*args)
+
+    monkeypatch.setattr(engine, "finish_tile", finish_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_mosaic(inputs[5:], path, "square", tile_shape=(40, 40), scheduler="sync")
+    monkeypatch.setattr(engine, "finish_tile", real_finish)
+    engine._STORE_CACHE.clear()
+
+    with pytest.raises(StoreError, match="interrupted batch"):
+        run_mosaic(inputs[5:], path, "square", tile_shape=(40, 40))
+    with pytest.raises(StoreError, match="same inputs"):
+        run_mosaic(inputs[4:], path, "square", tile_shape=(40, 40), resume=True)
+    resumed = run_mosaic(inputs[5:], path, "square", tile_shape=(40, 40), resume=True)
+    assert resumed.report["tiles_resumed"] == 3
+    assert resumed.report["tiles_written"] == clean.report["tiles_written"] - 3
+    assert_identical(outputs(clean), outputs(resumed))
+    assert resumed.store.attrs["total_exptime"] == clean.store.attrs["total_exptime"]
+
+
+def test_second_writer_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    from tiledrizzle.store import StoreLockedError
+
+    path = tmp_path / "m.zarr"
+    mosaic(exposures(2, seed=1), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store = MosaicStore.open(path)
+        lock = os.path.join(store.path, ".tiledrizzle.lock")
+        with open(lock, "w") as f:
+            f.write(f'{{"pid": {holder.pid}, "host": "{os.uname().nodename}"}}')
+        before = store_checksum(path)
+        with pytest.raises(StoreLockedError, match=f"pid {holder.pid}"):
+            mosaic(exposures(2, seed=2), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+        assert store_checksum(path) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone: its stale lock no longer blocks the store.
+    mosaic(exposures(2, seed=2), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    assert not os.path.exists(lock)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"inputs": []}, ValueError, "empty"),
+        ({"kernel": "boxcar"}, ValueError, "Kernel 'boxcar' is not supported"),
+        ({"tile_shape": (0, 64)}, ValueError, "tile_shape"),
+        ({"block_shape": (64,)}, ValueError, "out_shape|block"),
+        ({"scheduler": "gpu"}, ValueError, "unknown scheduler"),
+        ({"out_shape": None}, ValueError, "out_shape"),
+        ({"pixfrac": -1}, ValueError, "pixfrac"),
+        ({"inputs": [{"data": 1}]}, TypeError, "input 0"),
+        ({"inputs": [{"datum": 1}]}, TypeError, "unknown field"),
+        ({"inputs": "exp.fits"}, TypeError, "input 0"),
+    ],
+)
+def test_bad_arguments_are_refused_before_a_store_exists(tmp_path, kwargs, error, message):
+    args = {"inputs": exposures(1), "out_shape": OUT_SHAPE, "tile_shape": (64, 64)}
+    args.update(kwargs)
+    path = tmp_path / "m.zarr"
+    with pytest.raises(error, match=message):
+        mosaic(args.pop("inputs"), path, **args)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "field, value, error, message",
+    [
+        ("exptime", 0.0, ValueError, "exptime"),
+        ("pixmap", np.zeros((3, 3, 2)), ValueError, "'pixmap' shape"),
+        ("dq", np.zeros((64, 72), np.int64), TypeError, "dq"),
+        ("weight_map", np.ones((5, 5)), ValueError, "weight_map"),
+        ("in_units", "photons", ValueError, "Unknown unit type"),
+    ],
+)
+def test_bad_input_names_the_input_and_writes_nothing(tmp_path, field, value, error, message):
+    path = tmp_path / "m.zarr"
+    mosaic(exposures(1, seed=0), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    before = store_checksum(path)
+    inputs = exposures(3, seed=1)
+    inputs[2][field] = value
+    with pytest.raises(error, match=f"input 2 \\(exp002\\).*{message}"):
+        mosaic(inputs, path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    assert store_checksum(path) == before
+
+
+def test_unwritable_store_path_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot create"):
+        mosaic(exposures(1), blocker / "m.zarr", out_shape=OUT_SHAPE)
+
+
+def test_not_a_store_and_corrupted_metadata(tmp_path):
+    import zarr
+
+    path = tmp_path / "other.zarr"
+    zarr.open_group(str(path), mode="w").attrs["x"] = 1
+    with pytest.raises(StoreError, match="not a tiledrizzle mosaic store"):
+        mosaic(exposures(1), path, out_shape=OUT_SHAPE)
+    path = tmp_path / "m.zarr"
+    mosaic(exposures(1), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    g = zarr.open_group(str(path), mode="a")
+    attrs = g.attrs["tiledrizzle"]
+    del attrs["grid"]
+    g.attrs["tiledrizzle"] = attrs
+    before = store_checksum(path)
+    with pytest.raises(StoreError, match="corrupted metadata"):
+        mosaic(exposures(1), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    assert store_checksum(path) == before
+
+
+def test_plan_is_inspectable(tmp_path):
+    r = run_mosaic(exposures(4, seed=6), tmp_path / "m.zarr", "gaussian", tile_shape=(50, 60))
+    s = r.plan.summary()
+    assert s["tasks"] == r.report["tasks"] == r.plan.n_tasks
+    assert s["tiles"] == 3 * 3 and 0 < s["tiles_touched"] <= 9
+    assert s["partial_bytes"] > 0 and s["inputs_outside"] == []
