@@ -306,3 +306,12 @@ def test_plan_is_inspectable(tmp_path):
     assert s["tasks"] == r.report["tasks"] == r.plan.n_tasks
     assert s["tiles"] == 3 * 3 and 0 < s["tiles_touched"] <= 9
     assert s["partial_bytes"] > 0 and s["inputs_outside"] == []
+
+
+def test_processes_scheduler_gives_identical_bits(tmp_path):
+    inputs = exposures(5, seed=13, dq=True)
+    sync = run_mosaic(inputs, tmp_path / "s.zarr", "square", tile_shape=(64, 64), scheduler="sync")
+    procs = run_mosaic(inputs, tmp_path / "p.zarr", "square", tile_shape=(64, 64),
+                       scheduler="processes")  # fmt: skip
+    assert procs.report["scheduler"] == "processes"
+    assert_identical(outputs(sync), outputs(procs))
