@@ -23,7 +23,17 @@ import dask.array as da
 import numpy as np
 
 from .grid import TileGrid, positive_pair
-from .plan import DEFAULT_BLOCK_SHAPE, MosaicPlan, plan_input, scan_exposure, task_bands
+from .kernels.drizzle import KERNELS_NEEDING_SCALE
+from .partials import PreparedInput
+from .plan import (
+    DEFAULT_BLOCK_SHAPE,
+    MosaicPlan,
+    halo_for,
+    lazy_scale_ratio,
+    plan_input,
+    scan_exposure,
+    task_bands,
+)
 from .reduce import TileState, reduce_tile
 from .resample import (
     _DEPRECATED_ARG,
@@ -33,8 +43,9 @@ from .resample import (
     _parse_fillval,
 )
 from .schedulers import Runner, check_scheduler
+from .sources import ArraySource
 from .store import MosaicStore, StoreError, StoreMeta
-from .tasks import drizzle_tile
+from .tasks import LazyExposure, drizzle_tile
 
 DEFAULT_TILE_SHAPE = (1024, 1024)
 DEFAULT_WAVE_BYTES = 512 * 2**20
@@ -200,31 +211,90 @@ def _resolve_grid(out_shape, wcs, tile_shape):
     return TileGrid(tuple(out_shape), tuple(tile_shape)), header
 
 
+@dataclass
+class PreparedExposure:
+    """A validated input: kernel arrays and options, input box, and its lazy parts if any."""
+
+    inp: PreparedInput
+    box: tuple
+    n_img2: int
+    pixmap_fn: object = None  # callable (rows, cols) -> pixmap block, for lazy inputs
+    source: object = None  # where a lazy input's pixels are read
+
+    @property
+    def with_dq(self) -> bool:
+        return (self.source.dq if self.source is not None else self.inp.dq).shape[0] > 0
+
+    @property
+    def shape(self):
+        return tuple(self.source.shape if self.source is not None else self.inp.shape)
+
+
+def _validated(validator, e, k, pixfrac):
+    """``Drizzle.add_image``'s checks on one input; errors name the input."""
+    lazy = callable(e.pixmap)
+    pixmap = e.pixmap
+    if lazy:
+        if any(v is not None for v in (e.xmin, e.xmax, e.ymin, e.ymax)):
+            raise ValueError(f"input {k}: an input box (xmin..ymax) needs an array pixmap")
+        shape = np.shape(e.data)
+        if len(shape) != 2:
+            raise ValueError(f"input {k}: 'data' must be a 2D array, got shape {shape}")
+        # A stand-in map (no copy) for the array checks; the real one is made per block.
+        pixmap = np.broadcast_to(np.zeros(2), tuple(shape) + (2,))
+    try:
+        inp, box, n2, _ = validator._validated_input(
+            e.data, e.exptime, pixmap, e.data2, e.dq, _DEPRECATED_ARG, e.iscale,
+            e.pixel_scale_ratio, e.weight_map, e.wht_scale, pixfrac, e.in_units,
+            e.xmin, e.xmax, e.ymin, e.ymax, stacklevel=2,
+        )  # fmt: skip
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"input {k} ({e.name or 'unnamed'}): {exc}") from None
+    if not lazy:
+        return PreparedExposure(inp, box, n2 or 0)
+    source = ArraySource(inp.data, inp.weights, inp.data2, inp.dq)
+    inp = replace(inp, data=_NO_PIXELS, weights=_NO_PIXELS, pixmap=_NO_PIXELS)
+    return PreparedExposure(inp, box, n2 or 0, e.pixmap, source)
+
+
+_NO_PIXELS = np.zeros((0, 0), dtype=np.float32)
+
+
 def _prepare_inputs(exposures, kernel, pixfrac, grid):
-    """Validate every input (nothing is written before all pass); scan and plan them."""
+    """Validate every input (nothing is written before all pass)."""
     validator = Drizzle(kernel=kernel, out_shape=grid.shape, disable_ctx=True)
     prepared = []
     seen = set()
     for k, e in enumerate(exposures):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            try:
-                inp, box, n2, _ = validator._validated_input(
-                    e.data, e.exptime, e.pixmap, e.data2, e.dq, _DEPRECATED_ARG, e.iscale,
-                    e.pixel_scale_ratio, e.weight_map, e.wht_scale, pixfrac, e.in_units,
-                    e.xmin, e.xmax, e.ymin, e.ymax, stacklevel=2,
-                )  # fmt: skip
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(f"input {k} ({e.name or 'unnamed'}): {exc}") from None
+            if hasattr(e, "prepare"):  # a file-backed input (tiledrizzle.io)
+                p = e.prepare(k, validator, pixfrac)
+            else:
+                p = _validated(validator, e, k, pixfrac)
         for w in caught:
             if str(w.message) not in seen:
                 seen.add(str(w.message))
                 warnings.warn(w.message, w.category, stacklevel=4)
-        prepared.append((inp, box, n2 or 0))
-    n_img2 = {n for _, _, n in prepared}
+        prepared.append(p)
+    n_img2 = {p.n_img2 for p in prepared}
     if len(n_img2 - {0}) > 1:
         raise ValueError("all inputs must have the same number of 'data2' arrays")
     return prepared
+
+
+def _exposure_for_engine(p: PreparedExposure, grid, index, ctx_id):
+    """A ``ScannedExposure`` (array pixmap: the reference's scan) or a ``LazyExposure``."""
+    if p.pixmap_fn is None:
+        exposure, _scan = scan_exposure(p.inp, p.box, grid.shape, index, ctx_id)
+        return exposure
+    inp = p.inp
+    if inp.kernel in KERNELS_NEEDING_SCALE and np.isnan(inp.pscale_ratio):
+        inp = replace(inp, pscale_ratio=lazy_scale_ratio(p.pixmap_fn, p.source.shape))
+    return LazyExposure(
+        index, ctx_id, p.source, p.pixmap_fn, inp, halo_for(inp.pixfrac) + 1, p.n_img2,
+        p.with_dq,
+    )  # fmt: skip
 
 
 def mosaic(
@@ -273,8 +343,8 @@ def mosaic(
         st = MosaicStore.open(path, mode="r+")
         st.check_matches(meta)
     prepared = _prepare_inputs(exposures, kernel, pixfrac, grid)
-    n_img2 = max(n for _, _, n in prepared)
-    with_dq = any(inp.dq.shape[0] > 0 for inp, _, _ in prepared)
+    n_img2 = max(p.n_img2 for p in prepared)
+    with_dq = any(p.with_dq for p in prepared)
     if existing:
         attrs = st.attrs
         if attrs["n_img2"] and n_img2 and attrs["n_img2"] != n_img2:
@@ -297,8 +367,8 @@ def mosaic(
 
 def _batch_record(exposures, prepared):
     return [
-        {"name": e.name, "shape": list(inp.shape), "exptime": float(e.exptime)}
-        for e, (inp, _, _) in zip(exposures, prepared, strict=True)
+        {"name": e.name, "shape": list(p.shape), "exptime": float(e.exptime)}
+        for e, p in zip(exposures, prepared, strict=True)
     ]
 
 
@@ -327,8 +397,8 @@ def _run_batch(
     # Scan and plan; inputs that touch no tile take no context id.
     scanned, plans, used = [], [], []
     ctx_id = first_ctx_id
-    for k, (e, (inp, box, _)) in enumerate(zip(exposures, prepared, strict=True)):
-        exposure, _scan = scan_exposure(inp, box, grid.shape, k, ctx_id)
+    for k, (e, p) in enumerate(zip(exposures, prepared, strict=True)):
+        exposure = _exposure_for_engine(p, grid, k, ctx_id)
         ip = plan_input(exposure, grid, block_shape, e.name or f"input {k}")
         scanned.append(exposure)
         plans.append(ip)
@@ -375,7 +445,7 @@ def _run_batch(
                 parts = [
                     dask.delayed(drizzle_tile, pure=True)(
                         node_of[k],
-                        task_bands(plans[k].tiles[tile], block_shape, scanned[k].inp.shape),
+                        task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape),
                         (y0, x0, ny, nx),
                         grid.shape,
                     )  # fmt: skip
@@ -395,9 +465,9 @@ def _run_batch(
             "batch": batch,
             "ctx_id": scanned[k].ctx_id,
             "exptime": float(exposures[k].exptime),
-            "shape": list(scanned[k].inp.shape),
+            "shape": list(scanned[k].shape),
             "iscale": float(exposures[k].iscale),
-            "pixel_scale_ratio": float(scanned[k].inp.pscale_ratio),
+            "pixel_scale_ratio": float(scanned[k].options.pscale_ratio),
             "wht_scale": float(exposures[k].wht_scale),
             "in_units": exposures[k].in_units,
         }

@@ -22,7 +22,7 @@ from .kernels.drizzle import FWHM_PER_SIGMA, GAUSSIAN_NSIG, KERNELS_NEEDING_SCAL
 from .kernels.footprint import block_footprints
 from .partials import PreparedInput
 from .scanlines import ScanPlan, estimate_local_scale_ratio, plan_scanlines
-from .tasks import ScannedExposure
+from .tasks import LazyExposure, ScannedExposure
 
 DEFAULT_BLOCK_SHAPE = (512, 512)
 ROUNDING_MARGIN = 2.0
@@ -89,12 +89,15 @@ class InputPlan:
 
 def plan_input(exposure: ScannedExposure, grid: TileGrid, block_shape, name="") -> InputPlan:
     """Footprints of the blocks of one input and the tiles each of them touches."""
-    inp = exposure.inp
+    inp = exposure.options
     block_ny, block_nx = block_shape
-    boxes = block_footprints(
-        inp.pixmap, exposure.row_first, exposure.row_last, exposure.x_first, exposure.x_last,
-        block_ny, block_nx, halo_for(inp.pixfrac),
-    )  # fmt: skip
+    if isinstance(exposure, LazyExposure):
+        boxes = lazy_block_footprints(exposure, block_shape)
+    else:
+        boxes = block_footprints(
+            inp.pixmap, exposure.row_first, exposure.row_last, exposure.x_first,
+            exposure.x_last, block_ny, block_nx, halo_for(inp.pixfrac),
+        )  # fmt: skip
     nby, nbx = boxes.shape[:2]
     plan = InputPlan(exposure.index, name, nby * nbx)
     limit = 4.0 * max(grid.shape)  # keeps absurd coordinates finite before int()
@@ -113,6 +116,54 @@ def plan_input(exposure: ScannedExposure, grid: TileGrid, block_shape, name="") 
                 for tx in tx_range:
                     plan.tiles.setdefault((ty, tx), []).append((by, bx))
     return plan
+
+
+def lazy_scale_ratio(pixmap_fn, shape):
+    """Pixel scale ratio of a lazy pixmap: its Jacobian at the input's centre (float32)."""
+    ny, nx = shape
+    j, i = max((ny - 1) // 2, 0), max((nx - 1) // 2, 0)
+    patch = np.asarray(pixmap_fn(slice(j, min(j + 2, ny)), slice(i, min(i + 2, nx))))
+    if patch.shape[:2] != (2, 2) or not np.isfinite(patch).all():
+        raise ValueError("Unable to estimate pscale_ratio")
+    (cd11, cd12), (cd21, cd22) = patch[0, 1] - patch[0, 0], patch[1, 0] - patch[0, 0]
+    return np.float32(math.sqrt(abs(cd11 * cd22 - cd12 * cd21)))
+
+
+def lazy_block_footprints(exposure: LazyExposure, block_shape):
+    """``block_footprints`` for a pixmap computed on demand: from each block's edges.
+
+    A smooth one-to-one map sends a block's interior inside the image of its
+    boundary, so the four edges (widened by the halo) bound the footprint; a
+    block whose edges hold a NaN is evaluated whole instead.
+    """
+    ny, nx = exposure.shape
+    block_ny, block_nx = block_shape
+    halo = halo_for(exposure.options.pixfrac)
+    pm = exposure.pixmap
+    nby, nbx = -(-ny // block_ny), -(-nx // block_nx)
+    out = np.full((nby, nbx, 5), np.nan)
+    for by in range(nby):
+        y0, y1 = max(by * block_ny - halo, 0), min((by + 1) * block_ny + halo, ny)
+        for bx in range(nbx):
+            x0, x1 = max(bx * block_nx - halo, 0), min((bx + 1) * block_nx + halo, nx)
+            rows = [pm(slice(y0, y0 + 1), slice(x0, x1)), pm(slice(y1 - 1, y1), slice(x0, x1))]
+            cols = [pm(slice(y0, y1), slice(x0, x0 + 1)), pm(slice(y0, y1), slice(x1 - 1, x1))]
+            edges = [np.asarray(e, dtype=np.float64).reshape(-1, 2) for e in rows + cols]
+            pts = np.concatenate(edges)
+            if np.isnan(pts).any():
+                whole = np.asarray(pm(slice(y0, y1), slice(x0, x1)), dtype=np.float64)
+                pts = whole.reshape(-1, 2)
+                steps = [np.abs(np.diff(whole, axis=0)), np.abs(np.diff(whole, axis=1))]
+            else:
+                steps = [np.abs(np.diff(e, axis=0)) for e in edges]
+            finite = pts[np.isfinite(pts).all(axis=1)]
+            if not finite.size:
+                continue
+            finite_steps = [s[np.isfinite(s)] for s in steps]
+            step = max((float(s.max()) for s in finite_steps if s.size), default=0.0)
+            x, y = finite[:, 0], finite[:, 1]
+            out[by, bx] = (x.min(), x.max(), y.min(), y.max(), step)
+    return out
 
 
 def task_bands(blocks, block_shape, input_shape):

@@ -38,6 +38,83 @@ class ScannedExposure:
     row_first: int
     row_last: int
 
+    @property
+    def shape(self):
+        return self.inp.shape
+
+    @property
+    def options(self) -> PreparedInput:
+        return self.inp
+
+    @property
+    def n_var(self) -> int:
+        return self.inp.data2.shape[0]
+
+    @property
+    def with_dq(self) -> bool:
+        return self.inp.dq.shape[0] > 0
+
+    def band_input(self, row_lo, row_hi, col_lo, col_hi):
+        """Arrays holding the band (here: the whole input) and their origin ``(x0, y0)``."""
+        return self.inp, 0, 0
+
+
+@dataclass(frozen=True)
+class LazyExposure:
+    """An input read band by band where its task runs: only small objects travel.
+
+    ``source`` reads input arrays (``.shape``; ``.read(y0, y1, x0, x1)`` ->
+    ``(data, weights, data2, dq)`` in kernel dtypes, half-open bounds);
+    ``pixmap`` is a callable ``(rows: slice, cols: slice) -> (ny, nx, 2)``
+    array. ``options`` carries the kernel and its scalars (its arrays are
+    empty placeholders); ``n_var`` and ``with_dq`` say what ``read`` returns
+    besides data and weights. Every pixel of the input is visited (there is no
+    whole-input scan); the kernel skips those that miss the tile.
+    """
+
+    index: int
+    ctx_id: int | None
+    source: object
+    pixmap: object
+    options: PreparedInput
+    halo: int
+    n_var: int
+    with_dq: bool
+
+    @property
+    def shape(self):
+        return tuple(self.source.shape)
+
+    @property
+    def row_first(self):
+        return 0
+
+    @property
+    def row_last(self):
+        return self.shape[0] - 1
+
+    @property
+    def x_first(self):
+        return np.zeros(self.shape[0], dtype=np.int32)
+
+    @property
+    def x_last(self):
+        return np.full(self.shape[0], self.shape[1] - 1, dtype=np.int32)
+
+    def band_input(self, row_lo, row_hi, col_lo, col_hi):
+        """Read the band plus ``halo`` pixels around it; returns arrays and their origin."""
+        ny, nx = self.shape
+        y0, y1 = max(row_lo - self.halo, 0), min(row_hi + 1 + self.halo, ny)
+        x0, x1 = max(col_lo - self.halo, 0), min(col_hi + 1 + self.halo, nx)
+        data, weights, data2, dq = self.source.read(y0, y1, x0, x1)
+        pixmap = np.ascontiguousarray(self.pixmap(slice(y0, y1), slice(x0, x1)), dtype=np.float64)
+        o = self.options
+        inp = PreparedInput(
+            data, weights, data2, dq, pixmap, o.kernel, o.iscale, o.wscale, o.pixfrac,
+            o.pscale_ratio,
+        )  # fmt: skip
+        return inp, x0, y0
+
 
 @dataclass
 class TilePartial:
@@ -55,31 +132,37 @@ class TilePartial:
     hits: np.ndarray
 
 
-def drizzle_tile(exposure: ScannedExposure, bands, window, out_shape, want_hits=False):
+def drizzle_tile(exposure, bands, window, out_shape, want_hits=False):
     """Run the kernel of ``exposure`` over ``bands`` onto the output ``window``.
 
-    ``bands`` is a sequence of inclusive input boxes ``(row_lo, row_hi,
-    col_lo, col_hi)`` in increasing row order (one per band of block rows);
-    ``window`` is ``(y0, x0, ny, nx)`` of the tile in the output.
+    ``exposure`` is a ``ScannedExposure`` or a ``LazyExposure``. ``bands`` is
+    a sequence of inclusive input boxes ``(row_lo, row_hi, col_lo, col_hi)``
+    in increasing row order (one per band of block rows); ``window`` is
+    ``(y0, x0, ny, nx)`` of the tile in the output. ``want_hits`` (whole-input
+    arrays only) asks for the map of input pixels that put weight in the tile.
     """
-    inp = exposure.inp
+    opts = exposure.options
     y0, x0, ny, nx = window
     with_ctx = exposure.ctx_id is not None
-    sums = WindowSums.zeros(y0, x0, (ny, nx), inp.data2.shape[0], inp.dq.shape[0] > 0, with_ctx)
+    sums = WindowSums.zeros(y0, x0, (ny, nx), exposure.n_var, exposure.with_dq, with_ctx)
     if with_ctx:
         ctx_plane, bit_no = divmod(exposure.ctx_id, 32)
         ctx_bit = context_bit(bit_no)
     else:
         ctx_plane, ctx_bit = 0, np.int32(0)
-    hits = np.zeros(inp.shape, dtype=np.uint8) if want_hits else EMPTY_HITS
-    in_ny, in_nx = inp.shape
+    in_ny, in_nx = exposure.shape
+    hits = np.zeros((in_ny, in_nx), dtype=np.uint8) if want_hits else EMPTY_HITS
     out_ny, out_nx = out_shape
-    kernel = DRIZZLE_KERNELS[inp.kernel]
+    kernel = DRIZZLE_KERNELS[opts.kernel]
+    x_first, x_last = exposure.x_first, exposure.x_last
     for row_lo, row_hi, col_lo, col_hi in bands:
+        row_lo, row_hi = max(row_lo, exposure.row_first), min(row_hi, exposure.row_last)
+        if row_lo > row_hi:
+            continue
+        inp, in_x0, in_y0 = exposure.band_input(row_lo, row_hi, col_lo, col_hi)
         kernel(
-            inp.data, inp.weights, inp.data2, inp.dq, inp.pixmap, 0, 0, in_nx, in_ny,
-            max(row_lo, exposure.row_first), min(row_hi, exposure.row_last), col_lo, col_hi,
-            exposure.x_first, exposure.x_last, out_nx, out_ny, x0, y0,
+            inp.data, inp.weights, inp.data2, inp.dq, inp.pixmap, in_x0, in_y0, in_nx, in_ny,
+            row_lo, row_hi, col_lo, col_hi, x_first, x_last, out_nx, out_ny, x0, y0,
             sums.flux, sums.wht, sums.var, sums.ctx, ctx_bit, sums.dq,
             inp.iscale, inp.wscale, float(inp.pixfrac), inp.pscale_ratio, hits,
         )  # fmt: skip
