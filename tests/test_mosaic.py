@@ -241,7 +241,8 @@ def test_second_writer_is_refused(tmp_path):
         ({"pixfrac": -1}, ValueError, "pixfrac"),
         ({"inputs": [{"data": 1}]}, TypeError, "input 0"),
         ({"inputs": [{"datum": 1}]}, TypeError, "unknown field"),
-        ({"inputs": "exp.fits"}, TypeError, "input 0"),
+        ({"inputs": "exp.fits"}, TypeError, "sequence of inputs"),
+        ({"inputs": [3.5]}, TypeError, "input 0: expected an Exposure"),
     ],
 )
 def test_bad_arguments_are_refused_before_a_store_exists(tmp_path, kwargs, error, message):

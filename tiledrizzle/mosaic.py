@@ -12,6 +12,7 @@ its context ids and exposure time; an interrupted batch is finished with
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -24,7 +25,7 @@ import numpy as np
 
 from .grid import TileGrid, positive_pair
 from .kernels.drizzle import KERNELS_NEEDING_SCALE
-from .partials import PreparedInput
+from .partials import EMPTY_DQ, PreparedInput
 from .plan import (
     DEFAULT_BLOCK_SHAPE,
     MosaicPlan,
@@ -80,9 +81,14 @@ class Exposure:
 _EXPOSURE_FIELDS = {f.name for f in fields(Exposure)}
 
 
-def _as_exposure(item, k) -> Exposure:
-    if isinstance(item, Exposure):
+def _as_exposure(item, k):
+    """An ``Exposure`` (from itself or a mapping), a file-backed input, or a FITS path."""
+    if isinstance(item, Exposure) or hasattr(item, "prepare"):
         return item
+    if isinstance(item, str | os.PathLike):
+        from .io import FitsExposure
+
+        return FitsExposure(item)
     if isinstance(item, Mapping):
         unknown = set(item) - _EXPOSURE_FIELDS
         if unknown:
@@ -91,7 +97,10 @@ def _as_exposure(item, k) -> Exposure:
             return Exposure(**item)
         except TypeError as exc:
             raise TypeError(f"input {k}: {exc}") from None
-    raise TypeError(f"input {k}: expected an Exposure or a mapping, got {type(item).__name__}")
+    raise TypeError(
+        f"input {k}: expected an Exposure, a mapping, a FitsExposure or a FITS path, "
+        f"got {type(item).__name__}"
+    )
 
 
 @dataclass
@@ -223,7 +232,7 @@ class PreparedExposure:
 
     @property
     def with_dq(self) -> bool:
-        return (self.source.dq if self.source is not None else self.inp.dq).shape[0] > 0
+        return self.inp.dq.shape[0] > 0
 
     @property
     def shape(self):
@@ -253,14 +262,21 @@ def _validated(validator, e, k, pixfrac):
     if not lazy:
         return PreparedExposure(inp, box, n2 or 0)
     source = ArraySource(inp.data, inp.weights, inp.data2, inp.dq)
-    inp = replace(inp, data=_NO_PIXELS, weights=_NO_PIXELS, pixmap=_NO_PIXELS)
-    return PreparedExposure(inp, box, n2 or 0, e.pixmap, source)
+    return lazy_prepared(inp, n2 or 0, inp.dq.shape[0] > 0, e.pixmap, source)
 
 
-_NO_PIXELS = np.zeros((0, 0), dtype=np.float32)
+def lazy_prepared(inp, n_var, with_dq, pixmap_fn, source) -> PreparedExposure:
+    """A lazy input: ``inp`` keeps the options only (its arrays become empty stand-ins)."""
+    no_pixels = np.zeros((0, 0), dtype=np.float32)
+    options = replace(
+        inp, data=no_pixels, weights=no_pixels, pixmap=no_pixels,
+        data2=np.zeros((n_var, 0, 0), np.float32),
+        dq=np.zeros((1, 0), np.uint32) if with_dq else EMPTY_DQ,
+    )  # fmt: skip
+    return PreparedExposure(options, None, n_var, pixmap_fn, source)
 
 
-def _prepare_inputs(exposures, kernel, pixfrac, grid):
+def _prepare_inputs(exposures, kernel, pixfrac, grid, out_wcs):
     """Validate every input (nothing is written before all pass)."""
     validator = Drizzle(kernel=kernel, out_shape=grid.shape, disable_ctx=True)
     prepared = []
@@ -269,7 +285,7 @@ def _prepare_inputs(exposures, kernel, pixfrac, grid):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if hasattr(e, "prepare"):  # a file-backed input (tiledrizzle.io)
-                p = e.prepare(k, validator, pixfrac)
+                p = e.prepare(k, validator, pixfrac, out_wcs)
             else:
                 p = _validated(validator, e, k, pixfrac)
         for w in caught:
@@ -329,6 +345,8 @@ def mosaic(
     kernel, pixfrac = _validate_options(kernel, pixfrac, tile_shape, block_shape)
     check_scheduler(scheduler)
     grid, wcs_header = _resolve_grid(out_shape, wcs, tile_shape)
+    if isinstance(inputs, str | os.PathLike | Mapping | Exposure):
+        raise TypeError("'inputs' must be a sequence of inputs (wrap a single input in a list)")
     exposures = [_as_exposure(item, k) for k, item in enumerate(inputs)]
     if not exposures:
         raise ValueError("'inputs' is empty: nothing to drizzle")
@@ -342,7 +360,7 @@ def mosaic(
     if existing:
         st = MosaicStore.open(path, mode="r+")
         st.check_matches(meta)
-    prepared = _prepare_inputs(exposures, kernel, pixfrac, grid)
+    prepared = _prepare_inputs(exposures, kernel, pixfrac, grid, wcs)
     n_img2 = max(p.n_img2 for p in prepared)
     with_dq = any(p.with_dq for p in prepared)
     if existing:
