@@ -25,6 +25,7 @@ import numpy as np
 
 from .grid import TileGrid, positive_pair
 from .kernels.drizzle import KERNELS_NEEDING_SCALE
+from .output_wcs import wcs_to_header_string
 from .partials import EMPTY_DQ, PreparedInput
 from .plan import (
     DEFAULT_BLOCK_SHAPE,
@@ -214,7 +215,7 @@ def _resolve_grid(out_shape, wcs, tile_shape):
         if out_shape is not None and tuple(out_shape) != tuple(shape):
             raise ValueError(f"'out_shape' {tuple(out_shape)} disagrees with the WCS {shape}")
         out_shape = shape
-        header = wcs.to_header(relax=True).tostring()
+        header = wcs_to_header_string(wcs)
     if out_shape is None:
         raise ValueError("give the output grid: 'out_shape' or 'wcs'")
     return TileGrid(tuple(out_shape), tuple(tile_shape)), header

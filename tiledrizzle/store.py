@@ -170,6 +170,15 @@ class MosaicStore:
         a.update(changes)
         self.group.attrs["tiledrizzle"] = a
 
+    def wcs(self):
+        """The output WCS kept with the mosaic (astropy WCS with its array shape), or None."""
+        header = self.attrs.get("wcs")
+        if header is None:
+            return None
+        from .output_wcs import wcs_from_header_string
+
+        return wcs_from_header_string(header)
+
     def check_matches(self, meta: StoreMeta):
         """Refuse (``StoreError``, nothing written) a batch with other fixed parameters."""
         mine = self.meta
