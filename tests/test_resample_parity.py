@@ -1,11 +1,18 @@
 """Drizzle facade vs the reference package: every kernel, option and pixmap kind."""
 
+import math
+import types
+
 import numpy as np
 import pytest
 from conftest import nircam_pixmap, requires_wcs_data
+from drizzle.resample import Drizzle as RefDrizzle
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from parity import affine_pixmap, compare, distorted_pixmap
+from parity import affine_pixmap, assert_outputs_match, compare, data_scale, distorted_pixmap, run
+
+from tiledrizzle.resample import Drizzle as TileDrizzle
+from tiledrizzle.scanlines import plan_scanlines
 
 KERNELS = ["square", "point", "turbo", "gaussian", "lanczos2", "lanczos3"]
 SHAPE = (36, 44)
@@ -58,6 +65,117 @@ def test_kernel_parity_nircam_sip(kernel, pixfrac, ratio):
     compare(dict(kernel=kernel, out_shape=out_shape), calls)
 
 
+# --- lanczos: output pixels where positive and negative weights cancel ---------------------
+#
+# The lanczos weights have negative lobes. At an output pixel where they nearly cancel,
+# img = Σ w·d / Σ w is ill-conditioned: its condition number is
+#
+#     kappa = Σ|w| / |Σ w|      (sums over the contributions to that output pixel).
+#
+# The reference keeps a running weighted mean in float32: every update computes
+# (img·wht + w·d) / (wht + w) in float32 arithmetic, so each step rounds terms of size
+# Σ|w·d| and Σ|w| by u = 2**-24, and dividing by the small Σ w amplifies that:
+#
+#     |img_ref - img_exact| <~ C · u · kappa · (scale + |img|)     (scale: max |data|).
+#
+# tiledrizzle sums w·d and w in float64 and divides once, so its image is the exact
+# value to float32 output rounding (checked with an emulation of the reference's
+# float32 update, which reproduces the reference bit for bit: the difference is all
+# the reference's). Measured over 2000 random distortions (2.1 million output pixels,
+# pixel-scale ratio 0.5-1.6), C <= 9.6 at every pixel; kappa reached 1e4 at low-weight
+# pixels (those failed the shared lanczos tolerance, rtol and atol 1e-5 of the data
+# scale, by up to 13x; e.g. img 4581 from data ~10 at kappa 1830, reference off by
+# 0.086); no pixel with kappa < 130 failed it.
+#
+# Criterion: with C = 10 the shared tolerance 1e-5 · (scale + |img|) covers the
+# reference's rounding while kappa <= 1e-5 / (10 u) = 16.7; KAPPA_MAX = 16. Pixels with
+# kappa > KAPPA_MAX (0.4% of pixels in that sample) are taken out of the shared
+# comparison and held to the rounding bound itself with C = KAPPA_BOUND_C = 16, so a
+# real bug there (a wrong weight, a missed column) still fails.
+
+FLOAT32_UNIT_ROUNDOFF = 2.0**-24
+KAPPA_MAX = 16.0
+KAPPA_BOUND_C = 16.0
+
+
+def lanczos_weight_sums(pixmap, out_shape, order, pixel_scale_ratio):
+    """(Σ w, Σ |w|) per output pixel for a lanczos drizzle of ``pixmap`` (weight map of ones).
+
+    Plain NumPy, written from the kernel's definition (not from tiledrizzle's kernel):
+    the input pixels visited are those of ``plan_scanlines`` (the reference's scan);
+    the weight of output pixel (ii, jj) is ``float32(L(|ox - ii| s) L(|oy - jj| s))``
+    over ``floor(o - pfo) < ii <= floor(o + pfo)``, ``L`` sampled every 0.003 and looked
+    up at the nearest sample, ``s = pixel_scale_ratio``, ``pfo = order / s``.
+    """
+    ny, nx = pixmap.shape[:2]
+    plan = plan_scanlines(pixmap, (0, nx - 1, 0, ny - 1), out_shape)
+    rows = np.arange(plan.row_first, plan.row_last + 1)
+    counts = np.maximum(plan.x_last[rows].astype(int) - plan.x_first[rows] + 1, 0)
+    j = np.repeat(rows, counts)
+    i = plan.x_first[j] + np.arange(j.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    ox, oy = pixmap[j, i, 0], pixmap[j, i, 1]
+    step = 0.003
+    x = np.arange(math.ceil(order / step) + 1) * step
+    with np.errstate(invalid="ignore"):
+        lut = np.where(x > 0, np.sin(np.pi * x) * np.sin(np.pi * x / order), 0.0) / np.where(
+            x > 0, (np.pi * x) ** 2 / order, 1.0
+        )
+    lut[0] = 1.0
+    s = float(np.float32(pixel_scale_ratio))
+    pfo = order / s
+    sdp = s / step
+    ny_out, nx_out = out_shape
+    sw = np.zeros(out_shape)
+    sa = np.zeros(out_shape)
+    x_lo, x_hi = np.floor(ox - pfo).astype(int) + 1, np.floor(ox + pfo).astype(int)
+    y_lo, y_hi = np.floor(oy - pfo).astype(int) + 1, np.floor(oy + pfo).astype(int)
+    for a in range(int(2 * pfo) + 2):
+        jj = y_lo + a
+        iy = np.floor(np.abs((oy - jj) * sdp) + 0.5).astype(int)
+        for b in range(int(2 * pfo) + 2):
+            ii = x_lo + b
+            ix = np.floor(np.abs((ox - ii) * sdp) + 0.5).astype(int)
+            m = (jj <= y_hi) & (ii <= x_hi) & (jj >= 0) & (ii >= 0) & (jj < ny_out)
+            m &= (ii < nx_out) & (ix < lut.size) & (iy < lut.size)
+            w = (lut[ix[m]] * lut[iy[m]]).astype(np.float32).astype(np.float64)
+            np.add.at(sw, (jj[m], ii[m]), w)
+            np.add.at(sa, (jj[m], ii[m]), np.abs(w))
+    return sw, sa
+
+
+def compare_lanczos_conditioned(init, calls):
+    """``compare`` for one lanczos call, with the cancelling-weight pixels held to their bound."""
+    (call,) = calls
+    kernel = init["kernel"]
+    ref, ref_counts, ref_warn = run(RefDrizzle, init, calls)
+    ours, our_counts, our_warn = run(TileDrizzle, init, calls)
+    assert our_counts == ref_counts and our_warn == ref_warn
+    sw, sa = lanczos_weight_sums(
+        call["pixmap"], init["out_shape"], int(kernel[-1]), call["pixel_scale_ratio"]
+    )
+    # The independent weight sums agree with tiledrizzle's (float64 sums of the same terms).
+    np.testing.assert_allclose(ours.out_wht, sw, rtol=1e-6, atol=1e-6 * float(sa.max()))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = sa / np.abs(sw)
+    ill = ~(kappa <= KAPPA_MAX) & (sa > 0)
+    scale = data_scale(calls)
+    wmax = float(np.abs(ref.out_wht).max())
+    checked = ill & (ref.out_wht > 1e-4 * wmax)  # parity.WHT_FRACTION: where img is compared
+    bound = KAPPA_BOUND_C * FLOAT32_UNIT_ROUNDOFF * kappa * (scale + np.abs(ref.out_img))
+    err = np.abs(ours.out_img.astype(np.float64) - ref.out_img)
+    assert np.all(err[checked] <= bound[checked]), (
+        f"out_img at kappa > {KAPPA_MAX}: max err/bound {np.max(err[checked] / bound[checked])}"
+    )
+    # Everything else through the shared comparison (ill pixels carry the reference's value).
+    view = types.SimpleNamespace(
+        **{k: getattr(ours, k) for k in ("out_wht", "out_ctx", "out_dq", "out_img2")},
+        **{k: getattr(ours, k) for k in ("total_exptime", "ctx_id", "fillval", "fillval2")},
+        out_img=np.where(ill, ref.out_img, ours.out_img),
+    )
+    assert_outputs_match(ref, view, kernel, scale)
+    return ill
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     kernel=st.sampled_from(KERNELS),
@@ -69,15 +187,14 @@ def test_kernel_parity_nircam_sip(kernel, pixfrac, ratio):
 )
 def test_kernel_parity_random_distortions(kernel, coeffs, scale, shift, pixfrac, seed):
     shape = (30, 34)
-    if kernel.startswith("lanczos") and scale > 1.3:
-        # Open: lanczos3 at pixel-scale ratio ~1.5 on strong random distortions shows
-        # image differences far above float32 rounding at a few low-weight pixels
-        # (found by hypothesis; under investigation, see the issue notes).
-        scale = 1.3
     pixmap = distorted_pixmap(shape, coeffs, scale=scale, shift=shift)
     calls = [dict(data=_data(shape, seed), exptime=1.0, pixmap=pixmap, pixfrac=pixfrac,
                   pixel_scale_ratio=scale)]  # fmt: skip
-    compare(dict(kernel=kernel, out_shape=(48, 52)), calls)
+    init = dict(kernel=kernel, out_shape=(48, 52))
+    if kernel.startswith("lanczos"):
+        compare_lanczos_conditioned(init, calls)
+    else:
+        compare(init, calls)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

@@ -381,7 +381,8 @@ def wcs_from_header_file(path):
     A FITS file (possibly gzipped) gives the header of its primary HDU when that
     holds an image or a WCS, else of its first image extension; lookup-table
     distortions in the file are read too. A text file holds one card per line
-    (as ``Header.totextfile`` writes). When NAXISn are absent, WCSNAXn are used.
+    (as ``Header.totextfile`` writes) or 80-character cards in a row (as
+    ``wcs_to_header_string`` gives). When NAXISn are absent, WCSNAXn are used.
     """
     from astropy.io import fits
     from astropy.io.fits.verify import VerifyWarning
@@ -401,9 +402,17 @@ def wcs_from_header_file(path):
                     header = hdu.header.copy()
                     w = _celestial_wcs(header, what, fobj=hdul)
         else:
+            with open(path, encoding="ascii", errors="replace") as f:
+                text = f.read()
+            # One card per line (Header.totextfile) or 80-character cards in a row.
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", VerifyWarning)
-                header = fits.Header.fromtextfile(path)
+                warnings.simplefilter("ignore")  # malformed cards warn before they raise
+                try:
+                    header = fits.Header.fromstring(
+                        text, sep="\n" if "\n" in text.strip() else ""
+                    )
+                except Exception as exc:  # astropy raises several types for bad cards
+                    raise ValueError(f"not a FITS header ({exc})") from None
             w = _celestial_wcs(header, what)
     except ValueError as exc:
         if str(exc).startswith(what):

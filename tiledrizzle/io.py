@@ -1,0 +1,255 @@
+"""FITS exposures as mosaic inputs, read lazily where their tasks run.
+
+A ``FitsExposure`` names a file and how to read it: the science extension,
+optional error (``ERR``, co-added as variance ``err**2``) or variance
+extension, a DQ extension with the bits that mark bad pixels (weight 0; DQ
+still propagates to the mosaic's ``dq``), the exposure time keyword, the units
+and a weighting scheme:
+
+* ``'uniform'``  every good pixel weighs 1;
+* ``'exptime'``  every good pixel weighs the exposure time;
+* ``'ivm'``      inverse variance, ``1 / err**2`` (or ``1 / var``), 0 where not finite/positive;
+* an extension name or number: a weight map stored in the file.
+
+``prepare`` (on the client) checks the file once: extensions exist, are 2D and
+agree in shape, the exposure time keyword is there and positive, the WCS is
+celestial. Only the path and these small facts travel to the workers;
+``FitsSource.read`` reads one band of the extensions there (memory-mapped, so
+only the band's rows are touched).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mosaic import lazy_prepared
+from .partials import EMPTY_DQ
+from .pixmap import WCSPixmap
+from .resample import _DEPRECATED_ARG
+
+WEIGHT_SCHEMES = ("uniform", "exptime", "ivm")
+
+
+class FitsInputError(ValueError):
+    """A FITS input that cannot be used; the message names the file and extension."""
+
+
+def _open(path):
+    from astropy.io import fits
+
+    try:
+        return fits.open(path, lazy_load_hdus=True)
+    except FileNotFoundError:
+        raise FitsInputError(f"{path}: no such file") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise FitsInputError(f"{path}: not a readable FITS file ({exc})") from None
+
+
+def _hdu(hdul, ext, path, what):
+    try:
+        hdu = hdul[ext]
+    except (KeyError, IndexError):
+        raise FitsInputError(f"{path}: no {what} extension {ext!r}") from None
+    if hdu.header.get("NAXIS") != 2:
+        raise FitsInputError(
+            f"{path}[{ext!r}]: the {what} extension must hold a 2D image "
+            f"(NAXIS={hdu.header.get('NAXIS')})"
+        )
+    return hdu
+
+
+def _shape(hdu):
+    return (int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"]))
+
+
+@dataclass(frozen=True)
+class FitsSource:
+    """Reads bands of one FITS exposure (see the module docstring)."""
+
+    path: str
+    shape: tuple
+    sci_ext: object
+    err_ext: object
+    var_ext: object
+    dq_ext: object
+    weight: object
+    bad_bits: int
+    exptime: float
+
+    def read(self, y0, y1, x0, x1):
+        box = (slice(y0, y1), slice(x0, x1))
+        with _open(self.path) as hdul:
+            data = np.array(hdul[self.sci_ext].section[box], dtype=np.float32)
+            var = None
+            if self.err_ext is not None:
+                err = np.array(hdul[self.err_ext].section[box], dtype=np.float32)
+                var = err * err
+            elif self.var_ext is not None:
+                var = np.array(hdul[self.var_ext].section[box], dtype=np.float32)
+            dq = (
+                np.array(hdul[self.dq_ext].section[box]).astype(np.uint32)
+                if self.dq_ext is not None
+                else EMPTY_DQ
+            )
+            if self.weight == "uniform":
+                weights = np.ones(data.shape, dtype=np.float32)
+            elif self.weight == "exptime":
+                weights = np.full(data.shape, self.exptime, dtype=np.float32)
+            elif self.weight == "ivm":
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    weights = np.where((var > 0) & np.isfinite(var), 1.0 / var, 0.0)
+                weights = weights.astype(np.float32)
+            else:
+                weights = np.array(hdul[self.weight].section[box], dtype=np.float32)
+        if self.bad_bits and dq.shape[0]:
+            weights[(dq & np.uint32(self.bad_bits)) != 0] = 0.0
+        data2 = (var if var is not None else np.zeros((0,) + data.shape, np.float32)).reshape(
+            (-1,) + data.shape
+        )
+        return data, weights, np.ascontiguousarray(data2, dtype=np.float32), dq
+
+
+@dataclass
+class FitsExposure:
+    """One FITS exposure to drizzle (see the module docstring for the options)."""
+
+    path: str
+    sci_ext: object = "SCI"
+    err_ext: object = None
+    var_ext: object = None
+    dq_ext: object = None
+    bad_bits: int = 0
+    exptime_key: str = "EXPTIME"
+    units: str = "cps"
+    weight: object = "exptime"
+    iscale: float = 1.0
+    pixel_scale_ratio: float | None = None
+    wht_scale: float = 1.0
+    name: str | None = None
+    pixmap_mode: str = "fast"
+    pixmap_tolerance: float = 0.01
+    exptime: float | None = None  # read from the header by ``describe``
+    wcs: object = None  # read from the header by ``describe``
+
+    def __post_init__(self):
+        self.path = os.fspath(self.path)
+        if self.name is None:
+            self.name = os.path.basename(self.path)
+
+    @property
+    def in_units(self):
+        return self.units
+
+    def describe(self):
+        """Read and check the headers; sets ``exptime``, ``wcs`` and returns the source."""
+        from astropy.wcs import WCS, FITSFixedWarning
+
+        if self.err_ext is not None and self.var_ext is not None:
+            raise FitsInputError(f"{self.path}: give 'err_ext' or 'var_ext', not both")
+        if self.units not in ("cps", "counts"):
+            raise FitsInputError(
+                f"{self.path}: units must be 'cps' or 'counts', not {self.units!r}"
+            )
+        weight = self.weight
+        if isinstance(weight, str) and weight.lower() in WEIGHT_SCHEMES:
+            weight = weight.lower()
+        elif not isinstance(weight, int | str):
+            raise FitsInputError(
+                f"{self.path}: weight must be one of {WEIGHT_SCHEMES} or an extension, "
+                f"not {weight!r}"
+            )
+        if weight == "ivm" and self.err_ext is None and self.var_ext is None:
+            raise FitsInputError(f"{self.path}: weight='ivm' needs 'err_ext' or 'var_ext'")
+        with _open(self.path) as hdul:
+            sci = _hdu(hdul, self.sci_ext, self.path, "science")
+            shape = _shape(sci)
+            for ext, what in (
+                (self.err_ext, "error"),
+                (self.var_ext, "variance"),
+                (self.dq_ext, "DQ"),
+                (None if weight in WEIGHT_SCHEMES else weight, "weight"),
+            ):
+                if ext is None:
+                    continue
+                other = _shape(_hdu(hdul, ext, self.path, what))
+                if other != shape:
+                    raise FitsInputError(
+                        f"{self.path}[{ext!r}]: the {what} extension has shape {other}, "
+                        f"the science extension {shape}"
+                    )
+            if self.dq_ext is not None:
+                kind = np.dtype(_bitpix_dtype(hdul[self.dq_ext].header["BITPIX"]))
+                if kind.kind not in "iu" or kind.itemsize > 4:
+                    raise FitsInputError(
+                        f"{self.path}[{self.dq_ext!r}]: DQ must be an integer image of "
+                        f"at most 32 bits (BITPIX={hdul[self.dq_ext].header['BITPIX']})"
+                    )
+            exptime = self.exptime
+            if exptime is None:
+                for h in (sci.header, hdul[0].header):
+                    if self.exptime_key in h:
+                        exptime = h[self.exptime_key]
+                        break
+                else:
+                    raise FitsInputError(
+                        f"{self.path}[{self.sci_ext!r}]: exposure time keyword "
+                        f"{self.exptime_key!r} not found"
+                    )
+            try:
+                exptime = float(exptime)
+            except (TypeError, ValueError):
+                raise FitsInputError(
+                    f"{self.path}: exposure time {exptime!r} is not a number"
+                ) from None
+            if not (np.isfinite(exptime) and exptime > 0):
+                raise FitsInputError(
+                    f"{self.path}: exposure time must be positive, got {exptime!r}"
+                )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FITSFixedWarning)
+                try:
+                    wcs = WCS(sci.header, fobj=hdul)
+                except Exception as exc:  # astropy raises many types for bad WCS keywords
+                    raise FitsInputError(
+                        f"{self.path}[{self.sci_ext!r}]: unusable WCS ({exc})"
+                    ) from None
+            if not wcs.has_celestial or wcs.naxis != 2:
+                raise FitsInputError(
+                    f"{self.path}[{self.sci_ext!r}]: the WCS is missing or not celestial"
+                )
+            wcs.array_shape = shape
+        self.exptime, self.wcs = exptime, wcs
+        return FitsSource(
+            self.path, shape, self.sci_ext, self.err_ext, self.var_ext, self.dq_ext, weight,
+            int(self.bad_bits), exptime,
+        )  # fmt: skip
+
+    def prepare(self, k, validator, pixfrac, out_wcs):
+        """The engine's hook: check the file and build the lazy input (see ``mosaic``)."""
+        if out_wcs is None:
+            raise ValueError(f"input {k} ({self.name}): FITS inputs need the output 'wcs'")
+        source = self.describe()
+        # The scalar checks of add_image, on stand-in arrays (no pixels are read here).
+        try:
+            inp, _, _, _ = validator._validated_input(
+                np.zeros((2, 2), np.float32), self.exptime, np.zeros((2, 2, 2)), None, None,
+                _DEPRECATED_ARG, self.iscale, self.pixel_scale_ratio, None, self.wht_scale,
+                pixfrac, self.units, None, None, None, None, stacklevel=2,
+            )  # fmt: skip
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"input {k} ({self.name}): {exc}") from None
+        n_var = int(source.err_ext is not None or source.var_ext is not None)
+        pixmap = WCSPixmap(
+            self.wcs, out_wcs, source.shape, mode=self.pixmap_mode,
+            tolerance=self.pixmap_tolerance,
+        )  # fmt: skip
+        return lazy_prepared(inp, n_var, source.dq_ext is not None, pixmap, source)
+
+
+def _bitpix_dtype(bitpix):
+    return {8: np.uint8, 16: np.int16, 32: np.int32, 64: np.int64, -32: np.float32,
+            -64: np.float64}[int(bitpix)]  # fmt: skip
