@@ -18,6 +18,13 @@ class UserError(Exception):
     """A mistake of the user's: reported as one line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are user errors too: one line and status 2 from ``main``, no usage dump."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see '{self.prog} --help')")
+
+
 def _ext(value):
     """An extension given on the command line: a number or a name."""
     return int(value) if value.lstrip("-").isdigit() else value
@@ -37,7 +44,7 @@ def _pair(value):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tiledrizzle",
         description="Drizzle dithered, distorted exposures onto one tiled Zarr mosaic.",
     )
@@ -232,28 +239,40 @@ def _tree_bytes(path):
     return total
 
 
+def _info_lines(st):
+    a = st.attrs
+    grid = st.meta.grid
+    done = st.tile_batches()
+    lines = [
+        f"store {st.path}",
+        f"  grid            : {grid.shape[1]} x {grid.shape[0]} (nx x ny), "
+        f"tiles {grid.tile_shape[1]} x {grid.tile_shape[0]}, {grid.n_tiles} tiles",
+        f"  kernel          : {a['kernel']}, pixfrac {a['pixfrac']}, fillval {a['fillval']}",
+        f"  inputs          : {len(a['inputs'])}, context planes {st.group['ctx'].shape[0]}",
+        f"  exposure time   : {a['total_exptime']:.1f} s",
+        f"  arrays          : img, wht, ctx"
+        f"{''.join(f', img2/{k}' for k in range(a['n_img2']))}"
+        f"{', dq' if a['has_dq'] else ''}",
+        f"  tiles written   : {int((done > 0).sum())}",
+    ]
+    for b in a["batches"]:
+        lines.append(f"  batch {b['id']:<9} : {b['status']}, {len(b['inputs'])} inputs")
+    lines.append(f"  output WCS      : {'yes' if a.get('wcs') else 'none'}")
+    if "://" not in st.path:
+        lines.append(f"  bytes on disk   : {_tree_bytes(st.path)}")
+    return lines
+
+
 def cmd_info(args):
     from .store import MosaicStore
 
     st = MosaicStore.open(args.store)
-    a = st.attrs
-    grid = st.meta.grid
-    done = st.tile_batches()
-    print(f"store {st.path}")
-    print(f"  grid            : {grid.shape[1]} x {grid.shape[0]} (nx x ny), "
-          f"tiles {grid.tile_shape[1]} x {grid.tile_shape[0]}, {grid.n_tiles} tiles")  # fmt: skip
-    print(f"  kernel          : {a['kernel']}, pixfrac {a['pixfrac']}, fillval {a['fillval']}")
-    print(f"  inputs          : {len(a['inputs'])}, context planes {st.group['ctx'].shape[0]}")
-    print(f"  exposure time   : {a['total_exptime']:.1f} s")
-    print(f"  arrays          : img, wht, ctx"
-          f"{''.join(f', img2/{k}' for k in range(a['n_img2']))}"
-          f"{', dq' if a['has_dq'] else ''}")  # fmt: skip
-    print(f"  tiles written   : {int((done > 0).sum())}")
-    for b in a["batches"]:
-        print(f"  batch {b['id']:<9} : {b['status']}, {len(b['inputs'])} inputs")
-    print(f"  output WCS      : {'yes' if a.get('wcs') else 'none'}")
-    if "://" not in st.path:
-        print(f"  bytes on disk   : {_tree_bytes(st.path)}")
+    try:  # all read before anything is printed: a damaged store gives one error line only
+        lines = _info_lines(st)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UserError(f"corrupted metadata in the mosaic store {st.path!r}: {what}") from None
+    print("\n".join(lines))
     return 0
 
 
@@ -291,15 +310,23 @@ def cmd_demo(args):
 COMMANDS = {"mosaic": cmd_mosaic, "info": cmd_info, "blot": cmd_blot, "demo": cmd_demo}
 
 
+def _fail(exc):
+    """Report a user error as exactly one line (messages from astropy may span several)."""
+    print(f"tiledrizzle: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except UserError as exc:
+        return _fail(exc)
     from .store import StoreLockedError
 
     try:
         return COMMANDS[args.command](args)
     except (UserError, ValueError, TypeError, OSError, StoreLockedError) as exc:
-        print(f"tiledrizzle: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(exc)
     except KeyboardInterrupt:
         print("tiledrizzle: interrupted (rerun with --resume to finish)", file=sys.stderr)
         return 130

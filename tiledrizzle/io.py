@@ -11,15 +11,17 @@ and a weighting scheme:
 * ``'ivm'``      inverse variance, ``1 / err**2`` (or ``1 / var``), 0 where not finite/positive;
 * an extension name or number: a weight map stored in the file.
 
-``prepare`` (on the client) checks the file once: extensions exist, are 2D and
-agree in shape, the exposure time keyword is there and positive, the WCS is
+``prepare`` (on the client) checks the file once: extensions exist, are 2D
+images within the file (not truncated) and agree in shape, the exposure time
+keyword is there and positive, ``bad_bits`` fits the 32-bit DQ, the WCS is
 celestial. Only the path and these small facts travel to the workers;
-``FitsSource.read`` reads one band of the extensions there (memory-mapped, so
-only the band's rows are touched).
+``FitsSource.read`` reads one band of the extensions there (whole rows, one
+contiguous read per extension; other rows are not touched).
 """
 
 from __future__ import annotations
 
+import operator
 import os
 import warnings
 from dataclasses import dataclass
@@ -40,20 +42,36 @@ class FitsInputError(ValueError):
 
 def _open(path):
     from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
 
     try:
         return fits.open(path, lazy_load_hdus=True)
     except FileNotFoundError:
         raise FitsInputError(f"{path}: no such file") from None
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, AstropyUserWarning) as exc:
+        # (astropy's warnings about damaged headers arrive here when warnings are errors)
         raise FitsInputError(f"{path}: not a readable FITS file ({exc})") from None
 
 
 def _hdu(hdul, ext, path, what):
+    from astropy.utils.exceptions import AstropyUserWarning
+
     try:
-        hdu = hdul[ext]
+        with warnings.catch_warnings():
+            # astropy only warns when an HDU's data run past the end of the file
+            warnings.filterwarnings("error", "File may have been truncated", AstropyUserWarning)
+            hdu = hdul[ext]
     except (KeyError, IndexError):
         raise FitsInputError(f"{path}: no {what} extension {ext!r}") from None
+    except AstropyUserWarning as exc:
+        raise FitsInputError(f"{path}[{ext!r}]: the file is truncated or damaged ({exc})") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise FitsInputError(f"{path}: not a readable FITS file ({exc})") from None
+    if not hdu.is_image:
+        raise FitsInputError(
+            f"{path}[{ext!r}]: the {what} extension must hold a 2D image, "
+            f"not a {type(hdu).__name__}"
+        )
     if hdu.header.get("NAXIS") != 2:
         raise FitsInputError(
             f"{path}[{ext!r}]: the {what} extension must hold a 2D image "
@@ -81,20 +99,19 @@ class FitsSource:
     exptime: float
 
     def read(self, y0, y1, x0, x1):
-        box = (slice(y0, y1), slice(x0, x1))
+        def band(ext, dtype):
+            # Whole rows are one contiguous read; a narrower box is read row by row.
+            return np.array(hdul[ext].section[y0:y1, :][:, x0:x1], dtype=dtype)
+
         with _open(self.path) as hdul:
-            data = np.array(hdul[self.sci_ext].section[box], dtype=np.float32)
+            data = band(self.sci_ext, np.float32)
             var = None
             if self.err_ext is not None:
-                err = np.array(hdul[self.err_ext].section[box], dtype=np.float32)
+                err = band(self.err_ext, np.float32)
                 var = err * err
             elif self.var_ext is not None:
-                var = np.array(hdul[self.var_ext].section[box], dtype=np.float32)
-            dq = (
-                np.array(hdul[self.dq_ext].section[box]).astype(np.uint32)
-                if self.dq_ext is not None
-                else EMPTY_DQ
-            )
+                var = band(self.var_ext, np.float32)
+            dq = band(self.dq_ext, np.uint32) if self.dq_ext is not None else EMPTY_DQ
             if self.weight == "uniform":
                 weights = np.ones(data.shape, dtype=np.float32)
             elif self.weight == "exptime":
@@ -104,7 +121,7 @@ class FitsSource:
                     weights = np.where((var > 0) & np.isfinite(var), 1.0 / var, 0.0)
                 weights = weights.astype(np.float32)
             else:
-                weights = np.array(hdul[self.weight].section[box], dtype=np.float32)
+                weights = band(self.weight, np.float32)
         if self.bad_bits and dq.shape[0]:
             weights[(dq & np.uint32(self.bad_bits)) != 0] = 0.0
         data2 = (var if var is not None else np.zeros((0,) + data.shape, np.float32)).reshape(
@@ -136,7 +153,7 @@ class FitsExposure:
     wcs: object = None  # read from the header by ``describe``
 
     def __post_init__(self):
-        self.path = os.fspath(self.path)
+        self.path = os.path.abspath(os.fspath(self.path))  # workers may run elsewhere
         if self.name is None:
             self.name = os.path.basename(self.path)
 
@@ -164,6 +181,7 @@ class FitsExposure:
             )
         if weight == "ivm" and self.err_ext is None and self.var_ext is None:
             raise FitsInputError(f"{self.path}: weight='ivm' needs 'err_ext' or 'var_ext'")
+        bad_bits = _bit_mask(self.bad_bits, self.path)
         with _open(self.path) as hdul:
             sci = _hdu(hdul, self.sci_ext, self.path, "science")
             shape = _shape(sci)
@@ -225,7 +243,7 @@ class FitsExposure:
         self.exptime, self.wcs = exptime, wcs
         return FitsSource(
             self.path, shape, self.sci_ext, self.err_ext, self.var_ext, self.dq_ext, weight,
-            int(self.bad_bits), exptime,
+            bad_bits, exptime,
         )  # fmt: skip
 
     def prepare(self, k, validator, pixfrac, out_wcs):
@@ -248,6 +266,21 @@ class FitsExposure:
             tolerance=self.pixmap_tolerance,
         )  # fmt: skip
         return lazy_prepared(inp, n_var, source.dq_ext is not None, pixmap, source)
+
+
+def _bit_mask(value, path):
+    """``bad_bits`` as an int that fits the uint32 DQ planes (checked here, not on a worker)."""
+    try:
+        bits = operator.index(value)
+    except TypeError:
+        raise FitsInputError(
+            f"{path}: 'bad_bits' must be an integer bit mask, not {value!r}"
+        ) from None
+    if not 0 <= bits < 2**32:
+        raise FitsInputError(
+            f"{path}: 'bad_bits' must be a bit mask between 0 and 2**32 - 1, got {bits}"
+        )
+    return bits
 
 
 def _bitpix_dtype(bitpix):

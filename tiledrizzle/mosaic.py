@@ -16,8 +16,9 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from numbers import Real
 
 import dask
 import dask.array as da
@@ -244,6 +245,20 @@ def _validated(validator, e, k, pixfrac):
     """``Drizzle.add_image``'s checks on one input; errors name the input."""
     lazy = callable(e.pixmap)
     pixmap = e.pixmap
+    # Stricter than add_image (which follows the reference): a batch must not make the
+    # store's exposure time NaN, nor drop an imaginary part with only a numpy warning.
+    if isinstance(e.exptime, Real) and not np.isfinite(e.exptime):
+        raise ValueError(
+            f"input {k} ({e.name or 'unnamed'}): 'exptime' must be positive and finite, "
+            f"got {e.exptime}"
+        )
+    for name in ("data", "pixmap"):
+        value = getattr(e, name)
+        if not callable(value) and np.iscomplexobj(value):
+            raise TypeError(
+                f"input {k} ({e.name or 'unnamed'}): {name!r} must be real-valued, "
+                f"got {np.asarray(value).dtype}"
+            )
     if lazy:
         if any(v is not None for v in (e.xmin, e.xmax, e.ymin, e.ymax)):
             raise ValueError(f"input {k}: an input box (xmin..ymax) needs an array pixmap")
@@ -348,6 +363,8 @@ def mosaic(
     grid, wcs_header = _resolve_grid(out_shape, wcs, tile_shape)
     if isinstance(inputs, str | os.PathLike | Mapping | Exposure):
         raise TypeError("'inputs' must be a sequence of inputs (wrap a single input in a list)")
+    if inputs is None or not isinstance(inputs, Iterable):
+        raise TypeError(f"'inputs' must be a sequence of inputs, got {inputs!r}")
     exposures = [_as_exposure(item, k) for k, item in enumerate(inputs)]
     if not exposures:
         raise ValueError("'inputs' is empty: nothing to drizzle")
@@ -356,7 +373,9 @@ def mosaic(
     meta = StoreMeta(grid, kernel, pixfrac, None if fill is None or np.isnan(fill) else fill,
                      None if fill2 is None or np.isnan(fill2) else fill2)  # fmt: skip
 
-    path = str(store)
+    path = os.fspath(store)
+    if "://" not in path:
+        path = os.path.abspath(path)  # workers of a cluster may run in other directories
     existing = MosaicStore.exists(path)
     if existing:
         st = MosaicStore.open(path, mode="r+")

@@ -7,6 +7,8 @@ computes lists of delayed objects, and reports each result as it arrives.
 
 from __future__ import annotations
 
+import sys
+
 import dask
 
 LOCAL_SCHEDULERS = {
@@ -21,11 +23,14 @@ LOCAL_SCHEDULERS = {
 
 
 def _distributed_client_type():
-    try:
-        from distributed import Client
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        return None
-    return Client
+    """``distributed.Client``, or None when nobody has imported distributed.
+
+    A Client can only exist once its module is loaded, so this looks in
+    ``sys.modules`` instead of importing distributed (about a second) for the
+    local schedulers.
+    """
+    module = sys.modules.get("distributed")
+    return getattr(module, "Client", None)
 
 
 def check_scheduler(scheduler):
@@ -60,8 +65,10 @@ class Runner:
         elif isinstance(scheduler, str) and scheduler.lower() in LOCAL_SCHEDULERS:
             self.local = LOCAL_SCHEDULERS[scheduler.lower()]
         elif isinstance(scheduler, str) and (":" in scheduler):
+            from distributed import Client
+
             try:
-                self.client = client_type(scheduler, timeout="20s", set_as_default=False)
+                self.client = Client(scheduler, timeout="20s", set_as_default=False)
             except OSError as exc:
                 raise ValueError(
                     f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"
@@ -98,7 +105,7 @@ class Runner:
         futures = self.client.compute(list(delayed_objects))
         order = {f.key: k for k, f in enumerate(futures)}
         values = [None] * len(futures)
-        for fut, value in as_completed(futures, with_results=True):
+        for fut, value in as_completed(futures, with_results=True, loop=self.client.loop):
             values[order[fut.key]] = value
             if on_result is not None:
                 on_result(value)

@@ -109,14 +109,20 @@ class MosaicStore:
             raise StoreError(f"{str(path)!r} is not a tiledrizzle mosaic store (no valid metadata)")
         try:
             meta = StoreMeta.from_attrs(attrs)
+            _check_layout(group, attrs, meta.grid)
         except (KeyError, TypeError, ValueError) as exc:
+            what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
             raise StoreError(
-                f"corrupted metadata in the mosaic store {str(path)!r}: {exc}"
-            ) from exc
+                f"corrupted metadata in the mosaic store {str(path)!r}: {what}"
+            ) from None
         return cls(path, group, meta)
 
     @classmethod
     def exists(cls, path) -> bool:
+        """Whether ``path`` holds a Zarr group (readable or not: a damaged one counts)."""
+        local = str(path).removeprefix("file://")
+        if "://" not in local and os.path.exists(os.path.join(local, "zarr.json")):
+            return True
         try:
             zarr.open_group(str(path), mode="r")
         except Exception:
@@ -187,11 +193,13 @@ class MosaicStore:
             ("tile shape", mine.grid.tile_shape, meta.grid.tile_shape),
             ("kernel", mine.kernel, meta.kernel),
             ("pixfrac", mine.pixfrac, meta.pixfrac),
+            ("fillval", _fill_text(mine.fillval), _fill_text(meta.fillval)),
+            ("fillval2", _fill_text(mine.fillval2), _fill_text(meta.fillval2)),
         ):
             if a != b:
                 raise StoreError(
                     f"the store {self.path!r} was made with {what} {a!r}, not {b!r}; "
-                    "use a new store for a different grid, tiling or kernel"
+                    "use a new store for a different grid, tiling, kernel or fill value"
                 )
 
     def prepare_layout(self, n_planes, n_img2, with_dq):
@@ -326,6 +334,46 @@ class MosaicStore:
             holder = _read_lock(path)
             if holder is not None and holder.get("pid") == os.getpid():
                 os.unlink(path)
+
+
+def _fill_text(value):
+    """A fill value as compared between batches (None and NaN both mean NaN)."""
+    return "NaN" if value is None or np.isnan(value) else repr(float(value))
+
+
+def _check_layout(group, attrs, grid):
+    """Raise KeyError/TypeError/ValueError where the store's metadata or arrays are damaged."""
+
+    def need(key, kinds, ok=lambda v: True, what="invalid"):
+        value = attrs[key]
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise TypeError(f"{key!r} is {value!r}")
+        if not ok(value):
+            raise ValueError(f"{key!r} is {what}: {value!r}")
+        return value
+
+    need("store_id", (str,))
+    need("total_exptime", (int, float), lambda v: np.isfinite(v) and v >= 0, "not >= 0")
+    need("next_ctx_id", (int,), lambda v: v >= 0, "negative")
+    n_img2 = need("n_img2", (int,), lambda v: v >= 0, "negative")
+    has_dq = need("has_dq", (bool,))
+    need("inputs", (list,))
+    need("batches", (list,))
+    if attrs.get("wcs") is not None and not isinstance(attrs["wcs"], str):
+        raise TypeError(f"'wcs' is {attrs['wcs']!r}")
+    tiles = (grid.n_tiles_y, grid.n_tiles_x)
+    shapes = {"img": grid.shape, "wht": grid.shape, "tile_batch": tiles, "tile_pending": tiles}
+    shapes.update({f"img2/{k}": grid.shape for k in range(n_img2)})
+    if has_dq:
+        shapes["dq"] = grid.shape
+    shapes["ctx"] = grid.shape  # (planes,) + grid shape
+    for name, shape in shapes.items():
+        try:
+            got = tuple(group[name].shape)
+        except KeyError:
+            raise ValueError(f"the array {name!r} is missing") from None
+        if (got[1:] if name == "ctx" else got) != tuple(shape):
+            raise ValueError(f"the array {name!r} has shape {got}, expected {shape}")
 
 
 def _read_lock(path):
