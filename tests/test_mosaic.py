@@ -127,6 +127,23 @@ def test_tiles_without_data_are_not_written(tmp_path):
     assert int((batches == 1).sum()) == touched
 
 
+def test_memory_follows_the_tiles_touched_not_the_grid(tmp_path):
+    # A 40000 x 40000 grid (6.4 GB per float32 plane) with one small input: what is
+    # allocated must follow the one tile touched. tracemalloc sees numpy's buffers.
+    import tracemalloc
+
+    inputs = exposures(1, seed=3)
+    tracemalloc.start()
+    try:
+        r = run_mosaic(inputs, tmp_path / "m.zarr", "square", out_shape=(40000, 40000),
+                       tile_shape=(1024, 1024), scheduler="sync")  # fmt: skip
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.report["tiles_written"] == 1
+    assert peak < 200e6, f"peak {peak / 1e6:.0f} MB traced for a 1-tile mosaic"
+
+
 def test_input_outside_the_grid_is_reported_and_takes_no_context_id(tmp_path):
     inputs = exposures(3, seed=4)
     inputs[1]["pixmap"] = inputs[1]["pixmap"] + 10_000.0

@@ -294,7 +294,9 @@ def lazy_prepared(inp, n_var, with_dq, pixmap_fn, source) -> PreparedExposure:
 
 def _prepare_inputs(exposures, kernel, pixfrac, grid, out_wcs):
     """Validate every input (nothing is written before all pass)."""
-    validator = Drizzle(kernel=kernel, out_shape=grid.shape, disable_ctx=True)
+    # A facade used only for add_image's argument checks, which do not depend on the
+    # output shape: a 1x1 output, so a huge grid costs no memory here.
+    validator = Drizzle(kernel=kernel, out_shape=(1, 1), disable_ctx=True)
     prepared = []
     seen = set()
     for k, e in enumerate(exposures):

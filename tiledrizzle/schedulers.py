@@ -46,6 +46,22 @@ def check_scheduler(scheduler):
     raise ValueError(_UNKNOWN.format(scheduler=scheduler))
 
 
+def _local_get(name):
+    """The get function of a local scheduler (given as a function, dask does not import
+    distributed to look for a default client, which costs about a second)."""
+    if name == "sync":
+        from dask.local import get_sync
+
+        return get_sync
+    if name == "threads":
+        from dask.threaded import get
+
+        return get
+    from dask.multiprocessing import get
+
+    return get
+
+
 _UNKNOWN = (
     "unknown scheduler {scheduler!r}: use 'sync', 'threads', 'processes', "
     "a distributed.Client or a scheduler address such as 'tcp://127.0.0.1:8786'"
@@ -95,7 +111,7 @@ class Runner:
         if not delayed_objects:
             return []
         if self.client is None:
-            values = dask.compute(*delayed_objects, scheduler=self.local)
+            values = dask.compute(*delayed_objects, scheduler=_local_get(self.local))
             if on_result is not None:
                 for v in values:
                     on_result(v)
