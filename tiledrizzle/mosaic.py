@@ -178,7 +178,10 @@ def finish_tile(path, store_id, tile, batch, partials, n_img2, with_dq):
     if store.attrs["store_id"] != store_id:
         raise StoreError(f"the store at {path!r} was replaced while the mosaic ran")
     before = store.read_tile_before(tile, batch, n_img2, with_dq)
-    after = reduce_tile(_copy_state(before), partials, store.meta.fillval, store.meta.fillval2)
+    after = reduce_tile(
+        _copy_state(before), partials, store.meta.fillval, store.meta.fillval2,
+        origin=store.meta.grid.origin(tile),
+    )  # fmt: skip
     store.write_tile(tile, before, after, batch)
     return tile
 
@@ -480,13 +483,11 @@ def _run_batch(
         for wave in _waves(todo, tasks, grid, wave_bytes, n_img2, with_dq):
             reports = []
             for tile in wave:
-                y0, x0 = grid.origin(tile)
-                ny, nx = grid.extent(tile)
                 parts = [
                     dask.delayed(drizzle_tile, pure=True)(
                         node_of[k],
                         task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape),
-                        (y0, x0, ny, nx),
+                        plans[k].task_window(tile, grid),  # the part of the tile it can reach
                         grid.shape,
                     )  # fmt: skip
                     for k in tasks[tile]

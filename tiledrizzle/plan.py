@@ -81,6 +81,18 @@ class InputPlan:
     name: str
     n_blocks: int
     tiles: dict = field(default_factory=dict)  # (ty, tx) -> list of (by, bx)
+    # (ty, tx) -> [y_lo, y_hi, x_lo, x_hi]: output pixels (inclusive) the touching
+    # blocks can reach (their widened footprints, unclipped): the task's window.
+    reach_boxes: dict = field(default_factory=dict)
+
+    def task_window(self, tile, grid: TileGrid):
+        """``(y0, x0, ny, nx)``: the part of ``tile`` this input's blocks can reach."""
+        ty0, tx0 = grid.origin(tile)
+        tny, tnx = grid.extent(tile)
+        y_lo, y_hi, x_lo, x_hi = self.reach_boxes[tile]
+        y0, x0 = max(ty0, y_lo), max(tx0, x_lo)
+        y1, x1 = min(ty0 + tny - 1, y_hi), min(tx0 + tnx - 1, x_hi)
+        return y0, x0, y1 - y0 + 1, x1 - x0 + 1
 
     @property
     def touches_grid(self) -> bool:
@@ -109,12 +121,14 @@ def plan_input(exposure: ScannedExposure, grid: TileGrid, block_shape, name="") 
             reach = kernel_reach(inp.kernel, inp.pixfrac, inp.pscale_ratio, step)
             lo_x, hi_x = np.clip([x_min - reach, x_max + reach], -limit, limit)
             lo_y, hi_y = np.clip([y_min - reach, y_max + reach], -limit, limit)
-            ty_range, tx_range = grid.tiles_in_box(
-                math.floor(lo_y), math.ceil(hi_y), math.floor(lo_x), math.ceil(hi_x)
-            )
+            box = [math.floor(lo_y), math.ceil(hi_y), math.floor(lo_x), math.ceil(hi_x)]
+            ty_range, tx_range = grid.tiles_in_box(*box)
             for ty in ty_range:
                 for tx in tx_range:
                     plan.tiles.setdefault((ty, tx), []).append((by, bx))
+                    union = plan.reach_boxes.setdefault((ty, tx), list(box))
+                    union[0], union[2] = min(union[0], box[0]), min(union[2], box[2])
+                    union[1], union[3] = max(union[1], box[1]), max(union[3], box[3])
     return plan
 
 

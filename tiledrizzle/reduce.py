@@ -88,19 +88,25 @@ class TileState:
         )
 
 
-def reduce_tile(state: TileState, partials, fill, fill2) -> TileState:
+def reduce_tile(state: TileState, partials, fill, fill2, origin=None) -> TileState:
     """Fold the partials of one tile into ``state`` (in place) in global input order.
 
     Inputs are merged one at a time in increasing ``index``, each exactly as
     the facade merges one ``add_image``: the result depends on the set of
     inputs and their order only, never on which other tiles or tasks exist.
-    Context bits are ORed into their planes; pixels left with zero weight get
-    the fill values (None leaves them alone).
+    A partial may cover part of the tile only (``origin``: the tile's first
+    output pixel; None when every partial covers the whole tile); pixels
+    outside it received no weight from that input, and merging skips
+    zero-weight pixels anyway. Context bits are ORed into their planes; pixels
+    left with zero weight get the fill values (None leaves them alone).
     """
     img2 = [state.img2[k] for k in range(state.img2.shape[0])]
     for part in sorted(partials, key=lambda p: p.index):
-        merge_window(part.sums, state.img, state.wht, img2, state.dq, at=(0, 0))
-        if part.sums.ctx.shape[0]:
-            state.ctx[part.ctx_plane] |= part.sums.ctx
+        sums = part.sums
+        at = (0, 0) if origin is None else (sums.y0 - origin[0], sums.x0 - origin[1])
+        merge_window(sums, state.img, state.wht, img2, state.dq, at=at)
+        if sums.ctx.shape[0]:
+            ny, nx = sums.ctx.shape
+            state.ctx[part.ctx_plane, at[0] : at[0] + ny, at[1] : at[1] + nx] |= sums.ctx
     fill_empty(state.img, state.wht, fill, img2, fill2)
     return state

@@ -30,7 +30,9 @@ import os
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import zarr
@@ -92,6 +94,7 @@ class MosaicStore:
         self.path = str(path)
         self.group = group
         self.meta = meta
+        self._handles = {}
 
     # -- opening ---------------------------------------------------------------------
 
@@ -204,6 +207,7 @@ class MosaicStore:
 
     def prepare_layout(self, n_planes, n_img2, with_dq):
         """Grow the context planes; add ``img2/<k>`` and ``dq`` arrays when first needed."""
+        self._handles.clear()
         grid = self.meta.grid
         ctx = self.group["ctx"]
         if ctx.shape[0] < n_planes:
@@ -225,6 +229,7 @@ class MosaicStore:
 
     def ensure_backup(self):
         """Give every data array a ``_backup`` twin (same shape), used while tiles are rewritten."""
+        self._handles.clear()
         for name in self._data_arrays():
             src = self.group[name]
             key = f"_backup/{name}"
@@ -247,38 +252,46 @@ class MosaicStore:
 
     # -- tiles -------------------------------------------------------------------------
 
+    def _array(self, name):
+        """The zarr array ``name`` (handles are kept: opening one re-reads its metadata)."""
+        array = self._handles.get(name)
+        if array is None:
+            array = self._handles[name] = self.group[name]
+        return array
+
     def _read_state(self, prefix, tile, n_img2, with_dq) -> TileState:
         rows, cols = self.meta.grid.slices(tile)
-        g = self.group
-        img2 = [g[f"{prefix}img2/{k}"][rows, cols] for k in range(n_img2)]
+        reads = [(f"{prefix}img", (rows, cols)), (f"{prefix}wht", (rows, cols)),
+                 (f"{prefix}ctx", (slice(None), rows, cols))]  # fmt: skip
+        reads += [(f"{prefix}img2/{k}", (rows, cols)) for k in range(n_img2)]
+        if with_dq:
+            reads.append((f"{prefix}dq", (rows, cols)))
+        got = _in_parallel([partial(self._array(n).__getitem__, sel) for n, sel in reads])
         ny, nx = self.meta.grid.extent(tile)
+        img2 = got[3 : 3 + n_img2]
         return TileState(
-            g[f"{prefix}img"][rows, cols],
-            g[f"{prefix}wht"][rows, cols],
-            g[f"{prefix}ctx"][:, rows, cols],
+            got[0], got[1], got[2],
             np.stack(img2) if img2 else np.zeros((0, ny, nx), np.float32),
-            g[f"{prefix}dq"][rows, cols] if with_dq else None,
-        )
+            got[3 + n_img2] if with_dq else None,
+        )  # fmt: skip
 
     def _write_state(self, prefix, tile, state: TileState):
         rows, cols = self.meta.grid.slices(tile)
-        g = self.group
-        g[f"{prefix}img"][rows, cols] = state.img
-        g[f"{prefix}wht"][rows, cols] = state.wht
-        g[f"{prefix}ctx"][:, rows, cols] = state.ctx
-        for k in range(state.img2.shape[0]):
-            g[f"{prefix}img2/{k}"][rows, cols] = state.img2[k]
+        writes = [(f"{prefix}img", (rows, cols), state.img),
+                  (f"{prefix}wht", (rows, cols), state.wht),
+                  (f"{prefix}ctx", (slice(None), rows, cols), state.ctx)]  # fmt: skip
+        writes += [(f"{prefix}img2/{k}", (rows, cols), v) for k, v in enumerate(state.img2)]
         if state.dq is not None:
-            g[f"{prefix}dq"][rows, cols] = state.dq
+            writes.append((f"{prefix}dq", (rows, cols), state.dq))
+        _in_parallel([partial(self._array(n).__setitem__, sel, v) for n, sel, v in writes])
 
     def read_tile_before(self, tile, batch, n_img2, with_dq) -> TileState:
         """The tile as it was before ``batch`` wrote to it (from the backup if interrupted)."""
         ty, tx = tile
-        committed = int(self.group["tile_batch"][ty, tx])
-        pending = int(self.group["tile_pending"][ty, tx])
+        committed, pending = self._marks(tile)
         if committed == 0:
             ny, nx = self.meta.grid.extent(tile)
-            n_planes = self.group["ctx"].shape[0]
+            n_planes = self._array("ctx").shape[0]
             return TileState.empty(
                 (ny, nx), n_planes, n_img2, with_dq, self.meta.fillval, self.meta.fillval2
             )
@@ -288,15 +301,21 @@ class MosaicStore:
     def write_tile(self, tile, before: TileState, after: TileState, batch):
         """Replace the tile's content by ``after`` for ``batch``, crash-safely (see module)."""
         ty, tx = tile
-        committed = int(self.group["tile_batch"][ty, tx])
-        pending = int(self.group["tile_pending"][ty, tx])
+        committed, pending = self._marks(tile)
         if committed == batch:
             return
         if committed != 0 and pending != batch:
             self._write_state("_backup/", tile, before)
-        self.group["tile_pending"][ty, tx] = batch
+        self._array("tile_pending")[ty, tx] = batch
         self._write_state("", tile, after)
-        self.group["tile_batch"][ty, tx] = batch
+        self._array("tile_batch")[ty, tx] = batch
+
+    def _marks(self, tile):
+        """``(committed batch, pending batch)`` of ``tile``."""
+        ty, tx = tile
+        got = _in_parallel([partial(self._array(n).__getitem__, (ty, tx))
+                            for n in ("tile_batch", "tile_pending")])  # fmt: skip
+        return int(got[0]), int(got[1])
 
     # -- lock ---------------------------------------------------------------------------
 
@@ -334,6 +353,20 @@ class MosaicStore:
             holder = _read_lock(path)
             if holder is not None and holder.get("pid") == os.getpid():
                 os.unlink(path)
+
+
+_IO_POOL = {}  # pid -> thread pool (made after a fork, never inherited)
+
+
+def _in_parallel(calls):
+    """Run the zarr reads/writes ``calls`` concurrently (their encoding and file I/O
+    overlap); returns their results in order."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    pool = _IO_POOL.get(os.getpid())
+    if pool is None:
+        pool = _IO_POOL.setdefault(os.getpid(), ThreadPoolExecutor(8, "tiledrizzle-io"))
+    return [f.result() for f in [pool.submit(c) for c in calls]]
 
 
 def _fill_text(value):

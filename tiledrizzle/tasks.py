@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels.drizzle import DRIZZLE_KERNELS
+from .kernels.footprint import window_columns
 from .partials import EMPTY_HITS, PreparedInput, WindowSums, context_bit
 
 
@@ -132,6 +133,18 @@ class TilePartial:
     hits: np.ndarray
 
 
+def _window_reach(opts):
+    """``(reach, reach_steps, halo)`` for ``window_columns``: how far from its mapped
+    centre a pixel of this input can put weight, as the planner bounds it (the square
+    kernel's corners lie between a pixel and its neighbours, up to ``halo`` away)."""
+    from .plan import ROUNDING_MARGIN, halo_for, kernel_reach
+
+    if opts.kernel == "square":
+        halo = halo_for(opts.pixfrac)
+        return ROUNDING_MARGIN, max(0.5 * opts.pixfrac, 0.5) + 2.0 * halo, halo
+    return kernel_reach(opts.kernel, opts.pixfrac, opts.pscale_ratio, 0.0), 0.0, 0
+
+
 def drizzle_tile(exposure, bands, window, out_shape, want_hits=False):
     """Run the kernel of ``exposure`` over ``bands`` onto the output ``window``.
 
@@ -155,14 +168,23 @@ def drizzle_tile(exposure, bands, window, out_shape, want_hits=False):
     out_ny, out_nx = out_shape
     kernel = DRIZZLE_KERNELS[opts.kernel]
     x_first, x_last = exposure.x_first, exposure.x_last
+    reach, reach_steps, halo = _window_reach(opts)
     for row_lo, row_hi, col_lo, col_hi in bands:
         row_lo, row_hi = max(row_lo, exposure.row_first), min(row_hi, exposure.row_last)
         if row_lo > row_hi:
             continue
         inp, in_x0, in_y0 = exposure.band_input(row_lo, row_hi, col_lo, col_hi)
+        first, last = x_first, x_last
+        if np.isfinite(reach):
+            # Skip the band's pixels that cannot reach this tile (blocks are coarser).
+            first, last = window_columns(
+                inp.pixmap, in_x0, in_y0, row_lo, row_hi, col_lo, col_hi, x_first, x_last,
+                float(x0), float(x0 + nx - 1), float(y0), float(y0 + ny - 1), reach,
+                reach_steps, halo,
+            )  # fmt: skip
         kernel(
             inp.data, inp.weights, inp.data2, inp.dq, inp.pixmap, in_x0, in_y0, in_nx, in_ny,
-            row_lo, row_hi, col_lo, col_hi, x_first, x_last, out_nx, out_ny, x0, y0,
+            row_lo, row_hi, col_lo, col_hi, first, last, out_nx, out_ny, x0, y0,
             sums.flux, sums.wht, sums.var, sums.ctx, ctx_bit, sums.dq,
             inp.iscale, inp.wscale, float(inp.pixfrac), inp.pscale_ratio, hits,
         )  # fmt: skip

@@ -71,3 +71,71 @@ def block_footprints(pixmap, row_first, row_last, x_first, x_last, block_ny, blo
                 out[by, bx, 3] = y_max
                 out[by, bx, 4] = step
     return out
+
+
+
+@jit
+def window_columns(
+    pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, x_first, x_last,
+    wx_lo, wx_hi, wy_lo, wy_hi, reach, reach_steps, halo,
+):  # fmt: skip
+    """Per-row column limits of the band's pixels that can put weight in a window.
+
+    ``pixmap`` holds the map of input pixels from ``(py0, px0)`` on (the whole
+    input, or a band with a halo around it); the band is rows ``row_lo..row_hi``,
+    columns ``col_lo..col_hi`` (inclusive, input coordinates), visited per row
+    from ``x_first[j]`` to ``x_last[j]``. The window is ``wx_lo..wx_hi`` x
+    ``wy_lo..wy_hi`` (output pixel centres, inclusive). A pixel is kept when its
+    mapped centre lies within ``reach + reach_steps * step`` output pixels of
+    the window, or when its centre is NaN; ``step`` is the largest change of an
+    output coordinate between adjacent pixels over the band widened by ``halo``
+    (as the planner measures it). Returns copies of ``x_first``/``x_last``
+    narrowed on the band's rows to the first and last kept pixel (an empty row
+    gets ``first > last``). The pixels still visited are visited in the same
+    order, and a dropped pixel cannot reach the window, so the sums are
+    unchanged bit for bit: only the work shrinks.
+    """
+    ny, nx = pixmap.shape[0], pixmap.shape[1]
+    step = 0.0
+    for j in range(max(row_lo - halo - py0, 0), min(row_hi + halo - py0, ny - 1) + 1):
+        for i in range(max(col_lo - halo - px0, 0), min(col_hi + halo - px0, nx - 1) + 1):
+            x = pixmap[j, i, 0]
+            y = pixmap[j, i, 1]
+            if i + 1 < nx:
+                d = max(abs(pixmap[j, i + 1, 0] - x), abs(pixmap[j, i + 1, 1] - y))
+                if d > step:  # False for NaN
+                    step = d
+            if j + 1 < ny:
+                d = max(abs(pixmap[j + 1, i, 0] - x), abs(pixmap[j + 1, i, 1] - y))
+                if d > step:
+                    step = d
+    margin = reach + reach_steps * step
+    x_lo, x_hi = wx_lo - margin, wx_hi + margin
+    y_lo, y_hi = wy_lo - margin, wy_hi + margin
+    first = x_first.copy()
+    last = x_last.copy()
+    for j in range(row_lo, row_hi + 1):
+        i0 = max(col_lo, x_first[j])
+        i1 = min(col_hi, x_last[j])
+        lo = i0
+        while lo <= i1 and not _may_reach(pixmap, j - py0, lo - px0, x_lo, x_hi, y_lo, y_hi):
+            lo += 1
+        hi = i1
+        while hi > lo and not _may_reach(pixmap, j - py0, hi - px0, x_lo, x_hi, y_lo, y_hi):
+            hi -= 1
+        if lo > i1:
+            first[j] = col_hi + 1
+            last[j] = col_lo - 1
+        else:
+            first[j] = lo
+            last[j] = hi
+    return first, last
+
+
+@jit
+def _may_reach(pixmap, j, i, x_lo, x_hi, y_lo, y_hi):
+    x = pixmap[j, i, 0]
+    y = pixmap[j, i, 1]
+    if math.isnan(x) or math.isnan(y):
+        return True
+    return x_lo <= x <= x_hi and y_lo <= y <= y_hi
