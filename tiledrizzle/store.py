@@ -145,11 +145,14 @@ class MosaicStore:
         nan = float("nan")
         fill = nan if meta.fillval is None else float(meta.fillval)
         chunks = grid.tile_shape
-        group.create_array("img", shape=grid.shape, chunks=chunks, dtype="f4", fill_value=fill)
-        group.create_array("wht", shape=grid.shape, chunks=chunks, dtype="f4", fill_value=0.0)
+        group.create_array("img", shape=grid.shape, chunks=chunks, dtype="f4", fill_value=fill,
+                           compressors=_codec())  # fmt: skip
+        group.create_array("wht", shape=grid.shape, chunks=chunks, dtype="f4", fill_value=0.0,
+                           compressors=_codec())  # fmt: skip
         group.create_array(
-            "ctx", shape=(1,) + grid.shape, chunks=(1,) + chunks, dtype="i4", fill_value=0
-        )
+            "ctx", shape=(1,) + grid.shape, chunks=(1,) + chunks, dtype="i4", fill_value=0,
+            compressors=_codec(),
+        )  # fmt: skip
         tiles = (grid.n_tiles_y, grid.n_tiles_x)
         for name in ("tile_batch", "tile_pending"):
             group.create_array(name, shape=tiles, chunks=(1, 1), dtype="i4", fill_value=0)
@@ -218,13 +221,14 @@ class MosaicStore:
             for k in range(n_img2):
                 self.group.create_array(
                     f"img2/{k}", shape=grid.shape, chunks=grid.tile_shape, dtype="f4",
-                    fill_value=fill2,
+                    fill_value=fill2, compressors=_codec(),
                 )  # fmt: skip
             self.update_attrs(n_img2=n_img2)
         if with_dq and not a["has_dq"]:
             self.group.create_array(
-                "dq", shape=grid.shape, chunks=grid.tile_shape, dtype="u4", fill_value=0
-            )
+                "dq", shape=grid.shape, chunks=grid.tile_shape, dtype="u4", fill_value=0,
+                compressors=_codec(),
+            )  # fmt: skip
             self.update_attrs(has_dq=True)
 
     def ensure_backup(self):
@@ -236,7 +240,7 @@ class MosaicStore:
             if key not in self.group:
                 self.group.create_array(
                     key, shape=src.shape, chunks=src.chunks, dtype=src.dtype,
-                    fill_value=src.fill_value,
+                    fill_value=src.fill_value, compressors=src.compressors,
                 )  # fmt: skip
             elif self.group[key].shape != src.shape:
                 self.group[key].resize(src.shape)
@@ -353,6 +357,14 @@ class MosaicStore:
             holder = _read_lock(path)
             if holder is not None and holder.get("pid") == os.getpid():
                 os.unlink(path)
+
+
+def _codec():
+    """Tile compression: Blosc LZ4 with byte shuffle. Several times faster than zarr's
+    default Zstd and it releases the GIL, so reducers encode while kernels run."""
+    from zarr.codecs import BloscCodec
+
+    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 
 
 _IO_POOL = {}  # pid -> thread pool (made after a fork, never inherited)
