@@ -45,7 +45,7 @@ from .resample import (
     _fill_number,
     _parse_fillval,
 )
-from .schedulers import Runner, check_scheduler
+from .schedulers import InputsLostError, Runner, check_scheduler
 from .sources import ArraySource
 from .store import MosaicStore, StoreError, StoreMeta
 from .tasks import LazyExposure, drizzle_tile
@@ -177,6 +177,8 @@ def finish_tile(path, store_id, tile, batch, partials, n_img2, with_dq):
     store = _open_for_batch(path, store_id, batch)
     if store.attrs["store_id"] != store_id:
         raise StoreError(f"the store at {path!r} was replaced while the mosaic ran")
+    if store.tile_committed(tile) == batch:
+        return tile  # a rerun of a wave after a lost worker: this tile is done
     before = store.read_tile_before(tile, batch, n_img2, with_dq)
     after = reduce_tile(
         _copy_state(before), partials, store.meta.fillval, store.meta.fillval2,
@@ -389,23 +391,32 @@ def mosaic(
     n_img2 = max(p.n_img2 for p in prepared)
     with_dq = any(p.with_dq for p in prepared)
     if existing:
-        attrs = st.attrs
-        if attrs["n_img2"] and n_img2 and attrs["n_img2"] != n_img2:
-            raise ValueError(
-                f"the store holds {attrs['n_img2']} 'img2' arrays; the inputs have {n_img2}"
-            )
+        _check_img2_count(st.attrs, n_img2)
     else:
         st = MosaicStore.create(path, meta, wcs_header)
-        attrs = st.attrs
 
     st.acquire_lock()
     try:
+        if existing:
+            # Another job may have written a batch since we first looked: reread what
+            # the store holds now that we are its only writer.
+            st = MosaicStore.open(path, mode="r+")
+            st.check_matches(meta)
+            _check_img2_count(st.attrs, n_img2)
+        attrs = st.attrs
         return _run_batch(
             st, attrs, exposures, prepared, grid, block_shape, n_img2, with_dq, scheduler,
             progress, resume, wave_bytes, t_start,
         )  # fmt: skip
     finally:
         st.release_lock()
+
+
+def _check_img2_count(attrs, n_img2):
+    if attrs["n_img2"] and n_img2 and attrs["n_img2"] != n_img2:
+        raise ValueError(
+            f"the store holds {attrs['n_img2']} 'img2' arrays; the inputs have {n_img2}"
+        )
 
 
 def _batch_record(exposures, prepared):
@@ -478,26 +489,23 @@ def _run_batch(
     todo = [t for t in tasks if not done[t]]
     progress_bar = _Progress(len(todo), progress)
     with Runner(scheduler) as runner:
-        nodes = runner.place([scanned[k] for k in used], name=f"exposure-{batch}")
-        node_of = dict(zip(used, nodes, strict=True))
+        node_of = _place_inputs(runner, scanned, used, batch, 0)
         for wave in _waves(todo, tasks, grid, wave_bytes, n_img2, with_dq):
-            reports = []
-            for tile in wave:
-                parts = [
-                    dask.delayed(drizzle_tile, pure=True)(
-                        node_of[k],
-                        task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape),
-                        plans[k].task_window(tile, grid),  # the part of the tile it can reach
-                        grid.shape,
-                    )  # fmt: skip
-                    for k in tasks[tile]
-                ]
-                reports.append(
-                    dask.delayed(finish_tile, pure=True)(
-                        st.path, attrs["store_id"], tile, batch, parts, n_img2, with_dq
-                    )
-                )
-            runner.compute(reports, on_result=progress_bar.step)
+            for attempt in range(1, MAX_WAVE_ATTEMPTS + 1):
+                try:
+                    runner.compute(_wave_graph(
+                        wave, tasks, node_of, plans, scanned, block_shape, grid, st, attrs,
+                        batch, n_img2, with_dq,
+                    ), on_result=progress_bar.step)  # fmt: skip
+                    break
+                except InputsLostError:
+                    if attempt == MAX_WAVE_ATTEMPTS:
+                        raise
+                    # A worker died with inputs scattered to it: place them again and
+                    # rerun the tiles of the wave that are not committed yet.
+                    node_of = _place_inputs(runner, scanned, used, batch, attempt)
+                    committed = st.tile_batches() == batch
+                    wave = [t for t in wave if not committed[t]]
 
     total_exptime = attrs["total_exptime"] + sum(float(exposures[k].exptime) for k in used)
     inputs_attr = attrs["inputs"] + [
@@ -535,6 +543,38 @@ def _run_batch(
         "scheduler": runner.name,
     }
     return MosaicResult(st, plan, report)
+
+
+MAX_WAVE_ATTEMPTS = 3
+"""Times a wave is run when workers die with its inputs (see ``Runner.place``)."""
+
+
+def _place_inputs(runner, scanned, used, batch, attempt):
+    nodes = runner.place([scanned[k] for k in used], name=f"exposure-{batch}-{attempt}")
+    return dict(zip(used, nodes, strict=True))
+
+
+def _wave_graph(
+    wave, tasks, node_of, plans, scanned, block_shape, grid, st, attrs, batch, n_img2, with_dq
+):  # fmt: skip
+    """One reducer node per tile of ``wave``, over one drizzle node per (tile, input)."""
+    reports = []
+    for tile in wave:
+        parts = [
+            dask.delayed(drizzle_tile, pure=True)(
+                node_of[k],
+                task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape),
+                plans[k].task_window(tile, grid),  # the part of the tile it can reach
+                grid.shape,
+            )  # fmt: skip
+            for k in tasks[tile]
+        ]
+        reports.append(
+            dask.delayed(finish_tile, pure=True)(
+                st.path, attrs["store_id"], tile, batch, parts, n_img2, with_dq
+            )
+        )
+    return reports
 
 
 def _with_ctx_id(exposure, ctx_id):

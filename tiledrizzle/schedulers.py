@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import dask
+import numpy as np
 
 LOCAL_SCHEDULERS = {
     "sync": "sync",
@@ -44,6 +45,28 @@ def check_scheduler(scheduler):
     if isinstance(scheduler, str) and (scheduler.lower() in LOCAL_SCHEDULERS or ":" in scheduler):
         return scheduler
     raise ValueError(_UNKNOWN.format(scheduler=scheduler))
+
+
+IN_GRAPH_BYTES = 1 << 20
+"""Objects holding fewer array bytes than this travel in the graph on a cluster."""
+
+
+class InputsLostError(RuntimeError):
+    """Tasks were cancelled because a worker holding their scattered inputs died."""
+
+
+def _array_bytes(obj, depth=0):
+    """Bytes of the NumPy arrays an object holds (fields, a few levels deep)."""
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if depth > 3:
+        return 0
+    if isinstance(obj, list | tuple):
+        return sum(_array_bytes(v, depth + 1) for v in obj)
+    fields = getattr(obj, "__dict__", None)
+    if fields is None and hasattr(obj, "__slots__"):
+        fields = {n: getattr(obj, n, None) for n in obj.__slots__}
+    return sum(_array_bytes(v, depth + 1) for v in (fields or {}).values())
 
 
 def _local_get(name):
@@ -99,12 +122,29 @@ class Runner:
 
 
     def place(self, objects, name):
-        """Graph nodes for ``objects`` (large inputs): scattered futures or named literals."""
-        if self.client is not None:
-            return self.client.scatter(list(objects), broadcast=True, hash=False)
-        return [
+        """Graph nodes for ``objects`` (the inputs): named literals or scattered futures.
+
+        Locally every object is a literal of the graph. On a cluster, small
+        objects (file-backed inputs: paths and a few numbers) also travel in the
+        graph, so the scheduler can recompute anything a lost worker held; large
+        in-memory arrays are scattered once instead of being shipped with every
+        graph. The scheduler keeps a scattered object on one worker only (its
+        memory manager drops replicas), so losing that worker loses the object:
+        ``compute`` then raises ``InputsLostError`` and the caller places the
+        objects again.
+        """
+        objects = list(objects)
+        nodes = [
             dask.delayed(obj, name=f"{name}-{k}", traverse=False) for k, obj in enumerate(objects)
         ]
+        if self.client is None:
+            return nodes
+        big = [k for k, obj in enumerate(objects) if _array_bytes(obj) > IN_GRAPH_BYTES]
+        if big:
+            futures = self.client.scatter([objects[k] for k in big], broadcast=True, hash=False)
+            for k, fut in zip(big, futures, strict=True):
+                nodes[k] = fut
+        return nodes
 
     def compute(self, delayed_objects, on_result=None):
         """Compute ``delayed_objects``, calling ``on_result(value)`` as each finishes."""
@@ -121,10 +161,21 @@ class Runner:
         futures = self.client.compute(list(delayed_objects))
         order = {f.key: k for k, f in enumerate(futures)}
         values = [None] * len(futures)
+        lost = []
         for fut, value in as_completed(futures, with_results=True, loop=self.client.loop):
+            if fut.status != "finished":
+                # A task whose scattered input went with a worker is cancelled; its
+                # "result" is the exception object, not a value.
+                lost.append(fut)
+                continue
             values[order[fut.key]] = value
             if on_result is not None:
                 on_result(value)
+        if lost:
+            raise InputsLostError(
+                f"{len(lost)} of {len(futures)} tasks lost their inputs with a worker "
+                f"({lost[0].status}: {lost[0].exception()!r})"
+            )
         return values
 
     def close(self):

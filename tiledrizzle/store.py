@@ -314,6 +314,10 @@ class MosaicStore:
         self._write_state("", tile, after)
         self._array("tile_batch")[ty, tx] = batch
 
+    def tile_committed(self, tile) -> int:
+        """The last batch committed to ``tile`` (0: never written)."""
+        return self._marks(tile)[0]
+
     def _marks(self, tile):
         """``(committed batch, pending batch)`` of ``tile``."""
         ty, tx = tile
