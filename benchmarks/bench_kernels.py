@@ -18,8 +18,10 @@ A second measurement times the kernel entry point alone (``DRIZZLE_KERNELS[k]``
 called directly, with the row limits of ``tiledrizzle.scanlines.plan_scanlines``
 computed once, on preallocated accumulators zeroed outside the timer, with a
 context plane as ``add_image`` uses), so kernel speed is visible apart from the
-facade's own work (planning, allocation, normalisation).  Its speed-up is against
-the same reference ``add_image`` timings.  The last column compares the output
+facade's own work (scan, band extents of its rolling row window, merge and
+normalisation, fill values).  Its speed-up is against the same reference
+``add_image`` timings.  On a shared machine use ``--repeat`` of 9 or more: the
+medians of single calls move by 10-20 % with other load.  The last column compares the output
 weights of the two ``add_image`` calls: max |wht_td - wht_ref| / max(wht_ref).
 
 Run: ``python benchmarks/bench_kernels.py [--repeat N] [--kernels square point ...]``.

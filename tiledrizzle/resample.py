@@ -26,6 +26,7 @@ Differences from the reference, all deliberate:
 
 from __future__ import annotations
 
+import math
 import operator
 import warnings
 
@@ -38,21 +39,32 @@ from .kernels.drizzle import NON_FLUX_CONSERVING
 from .kernels.pixmap_box import valid_pixmap_box
 from .partials import (
     EMPTY_DQ,
-    EMPTY_HITS,
     PreparedInput,
-    WindowSums,
+    band_row_extent,
     context_bit,
-    drizzle_window,
+    drizzle_rolling,
+    fill_no_weight,
 )
-from .plan import DEFAULT_BLOCK_SHAPE, plan_input, scan_exposure, task_bands
+from .plan import (
+    DEFAULT_BLOCK_SHAPE,
+    ROUNDING_MARGIN,
+    halo_for,
+    kernel_reach,
+    plan_input,
+    scan_exposure,
+    task_bands,
+)
 from .reduce import fill_empty, merge_window
 from .schedulers import Runner, check_scheduler
-from .tasks import TilePartial, drizzle_tile
+from .tasks import drizzle_tile
 
 __all__ = ["Drizzle", "blot_image", "SUPPORTED_DRIZZLE_KERNELS", "CTX_PLANE_BITS"]
 
 SUPPORTED_DRIZZLE_KERNELS = ["square", "gaussian", "point", "turbo", "lanczos2", "lanczos3"]
 CTX_PLANE_BITS = 32
+
+ROLLING_BAND_ROWS = 64
+"""Input rows per kernel call on the untiled path (see ``Drizzle._drizzle_rolling``)."""
 
 _DEPRECATED_ARG = object()
 
@@ -96,6 +108,62 @@ def _check_dq_dtype(arr, name):
         raise TypeError(
             f"'{name}' must be of an unsigned integer type with itemsize of 4 bytes or less."
         )
+
+
+def rolling_bands(exposure, out_shape, band_rows):
+    """Bands of ``band_rows`` input rows and the output rows each can reach.
+
+    Returns ``[(r0, r1, lo, hi), ...]`` for ``partials.drizzle_rolling``: input
+    rows ``r0..r1`` (within the scan) put weight only into output rows
+    ``lo..hi`` (``lo > hi``: none). The bound is the band's extent in output y
+    over its rows and ``halo_for(pixfrac)`` neighbour rows, widened by how far
+    the kernel reaches beyond it (``_rolling_reach``); where it is not finite
+    the band may reach any row.
+    """
+    inp = exposure.inp
+    out_ny = out_shape[0]
+    row_first, row_last = exposure.row_first, exposure.row_last
+    if row_last < row_first:
+        return []
+    square = inp.kernel == "square"
+    step_mode = (2 if inp.pixfrac > 2.0 else 1) if square else 0
+    extent = band_row_extent(
+        inp.pixmap, row_first, row_last, band_rows, halo_for(inp.pixfrac), step_mode
+    )
+    bands = []
+    for k in range(extent.shape[0]):
+        b = row_first // band_rows + k
+        r0, r1 = max(b * band_rows, row_first), min((b + 1) * band_rows - 1, row_last)
+        y_min, y_max, step = (float(v) for v in extent[k])
+        if not y_min <= y_max:
+            bands.append((r0, r1, 1, 0))  # no finite pixmap value: nothing lands
+            continue
+        reach = _rolling_reach(inp, step)
+        lo_f, hi_f = y_min - reach, y_max + reach
+        if not lo_f <= hi_f:  # NaN reach: any row
+            lo, hi = 0, out_ny - 1
+        else:
+            lo = math.floor(min(max(lo_f, 0.0), float(out_ny)))
+            hi = math.ceil(max(min(hi_f, out_ny - 1.0), -1.0))
+        bands.append((r0, r1, lo, hi))
+    return bands
+
+
+def _rolling_reach(inp, step):
+    """How far (output rows) beyond the pixmap's y extent a kernel can put weight.
+
+    Square: a corner is a bilinear evaluation of the pixmap at offsets up to
+    ``dh = pixfrac / 2`` outside its cell (at the input's edges, or everywhere when
+    ``pixfrac > 2``), which strays from the cell's values by at most
+    ``(2 dh + 2 dh**2) step`` (``step``: the largest y change between neighbours
+    there; interior corners with ``pixfrac <= 2`` are convex combinations of
+    their neighbours and stray not at all). Other kernels: their reach from the
+    mapped centre (``plan.kernel_reach``). Plus the rounding margin.
+    """
+    if inp.kernel == "square":
+        dh = 0.5 * inp.pixfrac
+        return (2.0 * dh + 2.0 * dh * dh) * step + ROUNDING_MARGIN
+    return kernel_reach(inp.kernel, inp.pixfrac, inp.pscale_ratio, 0.0)
 
 
 class Drizzle:
@@ -188,7 +256,8 @@ class Drizzle:
             out_wht = np.asarray(out_wht, dtype=np.float32)
             shapes.add(out_wht.shape)
         if out_ctx is not None:
-            out_ctx = np.asarray(out_ctx, dtype=np.int32)
+            # C order: the kernels set context bits through a flat view of each plane.
+            out_ctx = np.ascontiguousarray(out_ctx, dtype=np.int32)
             if out_ctx.ndim == 2:
                 out_ctx = out_ctx[None, :, :]
             elif out_ctx.ndim != 3:
@@ -646,49 +715,72 @@ class Drizzle:
         return info
 
     def _drizzle(self, inp, box, plane_no, bit_no):
-        """Run the kernel over the output (one window, or tiles on a scheduler); merge; fill."""
+        """Run the kernel over the output (rolling row window, or tiles on a scheduler);
+        merge; fill."""
         ctx_id = None if self._disable_ctx else plane_no * CTX_PLANE_BITS + bit_no
         exposure, scan = scan_exposure(inp, box, self._out_shape, 0, ctx_id)
+        with_dq = inp.dq.shape[0] > 0
+        out_img2 = self._out_img2 or []
+        out_dq = self._out_dq if with_dq else None
+        fill = _fill_number(self._fillval)
+        fill2 = _fill_number(self._fillval2)
+        if fill is not None and out_img2 and fill2 is not None:
+
+            def fill_rows(rows):
+                fill_empty(self._out_img[rows], self._out_wht[rows], fill,
+                           [a[rows] for a in out_img2], fill2)  # fmt: skip
+
+        elif fill is not None:
+
+            def fill_rows(rows):
+                fill_no_weight(self._out_img[rows], self._out_wht[rows], fill)
+
+        else:
+            fill_rows = None
         if self._tile_shape is None:
-            part, nmiss_pixels = self._drizzle_whole(exposure, scan)
-            partials = [part]
+            nmiss_pixels = self._drizzle_rolling(exposure, scan, out_img2, out_dq, fill_rows)
         else:
             partials = self._drizzle_tiles(exposure)
             nmiss_pixels = scan.n_pixels - self._count_hits(partials)
-        with_dq = inp.dq.shape[0] > 0
-        for part in partials:
-            merge_window(
-                part.sums, self._out_img, self._out_wht, self._out_img2 or [],
-                self._out_dq if with_dq else None,
-            )  # fmt: skip
-            if ctx_id is not None and part.sums.ctx is not self._out_ctx[plane_no]:
-                ny, nx = part.sums.wht.shape
-                win = (
-                    slice(part.sums.y0, part.sums.y0 + ny),
-                    slice(part.sums.x0, part.sums.x0 + nx),
-                )
-                self._out_ctx[plane_no][win] |= part.sums.ctx
-        fill = _fill_number(self._fillval)
-        if fill is not None:
-            fill2 = _fill_number(self._fillval2)
-            fill_empty(self._out_img, self._out_wht, fill, self._out_img2 or [], fill2)
+            for part in partials:
+                merge_window(part.sums, self._out_img, self._out_wht, out_img2, out_dq)
+                if ctx_id is not None:
+                    self._out_ctx[plane_no][part.sums.slices] |= part.sums.ctx
+            if fill_rows is not None:
+                fill_rows(slice(None))
         if not scan.drizzles:
             return 0, 0
         return scan.nmiss_rows + nmiss_pixels, scan.nskip
 
-    def _drizzle_whole(self, exposure, scan):
-        """The reference's way: one window over the whole output, context bits set in place."""
+    def _drizzle_rolling(self, exposure, scan, out_img2, out_dq, fill_rows):
+        """The untiled path: one pass over the input, context bits set in place.
+
+        The partial sums cover a window of output rows that rolls down the output
+        with the input rows (``partials.drizzle_rolling``): the same numbers as
+        sums over the whole output, merged once, for a few rows of memory. Rows
+        get their fill values (``fill_rows``, or None) as soon as they are final,
+        while they are in cache; the rows no band reaches at the end.
+        """
         inp = exposure.inp
-        sums = WindowSums.zeros(
-            0, 0, self._out_shape, inp.data2.shape[0], inp.dq.shape[0] > 0, False
-        )
         if exposure.ctx_id is None:
-            bit = np.int32(0)
+            ctx, bit = None, np.int32(0)
         else:
             plane_no, bit_no = divmod(exposure.ctx_id, CTX_PLANE_BITS)
-            sums.ctx, bit = self._out_ctx[plane_no], context_bit(bit_no)
-        nmiss_pixels = drizzle_window(inp, scan, self._out_shape, sums, bit)
-        return TilePartial(0, 0, sums, EMPTY_HITS), nmiss_pixels
+            ctx, bit = self._out_ctx[plane_no], context_bit(bit_no)
+        done = 0  # rows before this one have their final values (and fill)
+
+        def flush(sums):
+            nonlocal done
+            merge_window(sums, self._out_img, self._out_wht, out_img2, out_dq)
+            if fill_rows is not None:
+                fill_rows(slice(done, sums.y0 + sums.wht.shape[0]))
+            done = sums.y0 + sums.wht.shape[0]
+
+        bands = rolling_bands(exposure, self._out_shape, ROLLING_BAND_ROWS)
+        nmiss = drizzle_rolling(inp, scan, self._out_shape, bands, flush, ctx, bit)
+        if fill_rows is not None and done < self._out_shape[0]:
+            fill_rows(slice(done, None))
+        return nmiss
 
     def _drizzle_tiles(self, exposure):
         """The tiled engine: one task per touched tile on ``scheduler``; partials come back."""

@@ -69,30 +69,36 @@ class PixmapInversionError(ValueError):
     """The pixel map could not be inverted at a vertex of the overlap polygon."""
 
 
-def _interpolate_point(pixmap, xin, yin):
-    """Bilinear interpolation of the pixmap at a fractional input position.
+@jit
+def _interpolate(pixmap, xin, yin):
+    """Bilinear interpolation of the pixmap at a fractional input position: ``(x, y, ok)``.
 
-    Outside the grid it extrapolates from the nearest 2x2 cell. Returns None
-    when the result is NaN.
+    Outside the grid it extrapolates from the nearest 2x2 cell; ``ok`` is False
+    when the result is NaN. Compiled: the inversion calls it hundreds of times
+    per input (IEEE arithmetic in the same order as the reference's C).
     """
-    ny, nx = pixmap.shape[:2]
+    ny, nx = pixmap.shape[0], pixmap.shape[1]
     i0 = min(max(int(xin), 0), nx - 2)
     j0 = min(max(int(yin), 0), ny - 2)
     x = xin - i0
     y = yin - j0
     x1 = 1.0 - x
     y1 = 1.0 - y
-    p00 = pixmap[j0, i0]
-    p10 = pixmap[j0, i0 + 1]
-    p01 = pixmap[j0 + 1, i0]
-    p11 = pixmap[j0 + 1, i0 + 1]
-    xo = p00[0] * x1 * y1 + p10[0] * x * y1 + p01[0] * x1 * y + p11[0] * x * y
-    yo = p00[1] * x1 * y1 + p10[1] * x * y1 + p01[1] * x1 * y + p11[1] * x * y
-    xo = float(xo)
-    yo = float(yo)
-    if math.isnan(xo) or math.isnan(yo):
-        return None
-    return xo, yo
+    xo = (
+        pixmap[j0, i0, 0] * x1 * y1 + pixmap[j0, i0 + 1, 0] * x * y1
+        + pixmap[j0 + 1, i0, 0] * x1 * y + pixmap[j0 + 1, i0 + 1, 0] * x * y
+    )  # fmt: skip
+    yo = (
+        pixmap[j0, i0, 1] * x1 * y1 + pixmap[j0, i0 + 1, 1] * x * y1
+        + pixmap[j0 + 1, i0, 1] * x1 * y + pixmap[j0 + 1, i0 + 1, 1] * x * y
+    )  # fmt: skip
+    return xo, yo, not (math.isnan(xo) or math.isnan(yo))
+
+
+def _interpolate_point(pixmap, xin, yin):
+    """``_interpolate`` as ``(x, y)``, or None when the result is NaN."""
+    xo, yo, ok = _interpolate(pixmap, float(xin), float(yin))
+    return (xo, yo) if ok else None
 
 
 def _map_point(pixmap, box, xin, yin):
@@ -110,49 +116,41 @@ def _map_point(pixmap, box, xin, yin):
     return _interpolate_point(pixmap, xin, yin)
 
 
-def _invert_pixmap(pixmap, box, xout, yout):
-    """Output position -> input position by golden-section search on the pixmap.
+@jit
+def _dist2(pixmap, x, y, xout, yout):
+    """Squared distance from the pixmap at input ``(x, y)`` to ``(xout, yout)``; ``(d2, ok)``."""
+    xo, yo, ok = _interpolate(pixmap, x, y)
+    ddx = xo - xout
+    ddy = yo - yout
+    return ddx * ddx + ddy * ddy, ok
 
-    Accurate to ``MAX_INV_ERR`` input pixels; None when it fails to converge or
-    the interpolation hits NaN.
-    """
+
+@jit
+def _golden_section(pixmap, xmin, xmax, ymin, ymax, xout, yout):
+    """The search of ``_invert_pixmap`` (compiled): ``(x, y, ok)``."""
     gr = 0.6180339887498948482
     nmax_iter = 50
-    bxmin, bxmax, bymin, bymax = box
-    xmin = float(bxmin) - 0.5
-    xmax = float(bxmax) + 0.5
-    ymin = float(bymin) - 0.5
-    ymax = float(bymax) + 0.5
     dx = xmax - xmin
     dy = ymax - ymin
     niter = 0
-
-    def dist2(x, y):
-        p = _interpolate_point(pixmap, x, y)
-        if p is None:
-            return None
-        ddx = p[0] - xout
-        ddy = p[1] - yout
-        return ddx * ddx + ddy * ddy
-
     while (dx > MAX_INV_ERR or dy > MAX_INV_ERR) and niter < nmax_iter:
         niter += 1
         x1 = xmax - gr * dx
         x2 = xmin + gr * dx
         y1 = ymax - gr * dy
         y2 = ymin + gr * dy
-        d11 = dist2(x1, y1)
-        if d11 is None:
-            return None
-        d12 = dist2(x1, y2)
-        if d12 is None:
-            return None
-        d21 = dist2(x2, y1)
-        if d21 is None:
-            return None
-        d22 = dist2(x2, y2)
-        if d22 is None:
-            return None
+        d11, ok = _dist2(pixmap, x1, y1, xout, yout)
+        if not ok:
+            return 0.0, 0.0, False
+        d12, ok = _dist2(pixmap, x1, y2, xout, yout)
+        if not ok:
+            return 0.0, 0.0, False
+        d21, ok = _dist2(pixmap, x2, y1, xout, yout)
+        if not ok:
+            return 0.0, 0.0, False
+        d22, ok = _dist2(pixmap, x2, y2, xout, yout)
+        if not ok:
+            return 0.0, 0.0, False
         if d11 < d12 and d11 < d21 and d11 < d22:
             xmax, ymax = x2, y2
         elif d12 < d11 and d12 < d21 and d12 < d22:
@@ -164,8 +162,22 @@ def _invert_pixmap(pixmap, box, xout, yout):
         dx = xmax - xmin
         dy = ymax - ymin
     if niter == nmax_iter:
-        return None
-    return 0.5 * (xmin + xmax), 0.5 * (ymin + ymax)
+        return 0.0, 0.0, False
+    return 0.5 * (xmin + xmax), 0.5 * (ymin + ymax), True
+
+
+def _invert_pixmap(pixmap, box, xout, yout):
+    """Output position -> input position by golden-section search on the pixmap.
+
+    Accurate to ``MAX_INV_ERR`` input pixels; None when it fails to converge or
+    the interpolation hits NaN.
+    """
+    bxmin, bxmax, bymin, bymax = box
+    x, y, ok = _golden_section(
+        pixmap, float(bxmin) - 0.5, float(bxmax) + 0.5, float(bymin) - 0.5, float(bymax) + 0.5,
+        float(xout), float(yout),
+    )  # fmt: skip
+    return (x, y) if ok else None
 
 
 # --- polygons: lists of (x, y) tuples, last vertex != first ---------------------------
@@ -457,6 +469,7 @@ def overlap_polygon(pixmap, box, out_shape):
     Returns ``(polygon, valid)``; on a mapping failure the polygon is the input
     box itself or what was built before the failure, as the reference does.
     """
+    pixmap = np.asarray(pixmap, dtype=np.float64)
     xmin, xmax, ymin, ymax = box
     in_box = [
         (xmin - 0.5, ymin - 0.5),

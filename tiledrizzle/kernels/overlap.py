@@ -8,9 +8,21 @@ the original drizzle); the sign follows the quadrilateral's orientation, and
 the Jacobian used to normalise it carries the same sign, so orientation never
 matters to the result.
 
-The arithmetic follows the reference step for step, because parity at the
-``rtol=1e-5`` level on edge pixels (collinear edges, corners just outside the
-output, nearly degenerate quadrilaterals) depends on it.
+The arithmetic follows the reference step for step, because parity on edge
+pixels (collinear edges, corners just outside the output, nearly degenerate
+quadrilaterals) depends on it: the reference's tiny areas (down to ~1e-30) and
+its exact zeros decide which output pixels get a weight and a context bit.
+
+``quad_block_areas`` is the fast path of the square kernel: when a quadrilateral's
+box spans at most 2x2 output pixels, their areas follow from three clipped areas
+(left of the inner column line, below the inner row line, and the quadrant
+below-left of both) by inclusion-exclusion, about twice as fast as four boxer
+calls. Mathematically the same signed (winding-number weighted) areas; in
+floating point they differ from the boxer's by ~1e-16 absolute, so the kernel
+takes them only for areas of at least ``BLOCK_AREA_MIN`` (where that is below
+1e-9 relative: same sign, same float32 weight but for a rare last-bit rounding)
+and falls back to ``quad_pixel_overlap`` for smaller ones, whose exact
+reference bits (or zero) matter.
 """
 
 from ._jit import jit_inline
@@ -94,3 +106,102 @@ def box_pixel_overlap(ii, jj, xlo, xhi, ylo, yhi):
     if dx > 0.0 and dy > 0.0:
         return dx * dy
     return 0.0
+
+
+BLOCK_AREA_MIN = 1.0e-6
+"""Smallest area the square kernel takes from ``quad_block_areas``; below it, the boxer's."""
+
+
+@jit_inline
+def _left_integral(ua, va, ub, vb):
+    """Integral of v du along the segment (ua, va)-(ub, vb), over its part with u <= 0."""
+    if ua <= 0.0 and ub <= 0.0:
+        return (ub - ua) * (va + vb) * 0.5
+    if ua > 0.0 and ub > 0.0:
+        return 0.0
+    vc = va + (vb - va) * (ua / (ua - ub))  # v where the segment crosses u = 0
+    if ua <= 0.0:
+        return (0.0 - ua) * (va + vc) * 0.5
+    return ub * (vc + vb) * 0.5
+
+
+@jit_inline
+def _quadrant_integral(ua, va, ub, vb):
+    """Integral of v du along the segment, over its part with u <= 0 and v <= 0."""
+    du = ub - ua
+    dv = vb - va
+    t0 = 0.0
+    t1 = 1.0
+    if du == 0.0:
+        if ua > 0.0:
+            return 0.0
+    elif du > 0.0:
+        t1 = min(t1, -ua / du)
+    else:
+        t0 = max(t0, -ua / du)
+    if dv == 0.0:
+        if va > 0.0:
+            return 0.0
+    elif dv > 0.0:
+        t1 = min(t1, -va / dv)
+    else:
+        t0 = max(t0, -va / dv)
+    if t0 >= t1:
+        return 0.0
+    return (t1 - t0) * du * ((va + t0 * dv) + (va + t1 * dv)) * 0.5
+
+
+@jit_inline
+def quad_block_areas(ii, jj, ncols, nrows, x0, x1, x2, x3, y0, y1, y2, y3):
+    """Signed areas of the quadrilateral in the (at most 2x2) output pixels from (ii, jj).
+
+    The quadrilateral must lie within ``ncols`` (1 or 2) columns from ``ii`` and
+    ``nrows`` (1 or 2) rows from ``jj``. Returns ``(a00, a10, a01, a11)``: the
+    areas in pixels (ii, jj), (ii + 1, jj), (ii, jj + 1), (ii + 1, jj + 1), with
+    the sign convention of ``quad_pixel_overlap`` (0 for pixels outside the
+    block). Computed in coordinates relative to the block's inner corner
+    ``(ii + 0.5, jj + 0.5)``: the area left of it (``A_l``, by the integral of
+    v du over the edges' parts left of it, whose closing segment along the line
+    adds nothing), below it (``A_b``, likewise with u dv) and in the quadrant
+    below-left (``A_lb``, v du again: both closing segments add nothing), then
+    ``a00 = A_lb``, ``a01 = A_l - A_lb``, ``a10 = A_b - A_lb`` and
+    ``a11 = total - A_l - A_b + A_lb``.
+    """
+    cx = ii + 0.5
+    cy = jj + 0.5
+    u0 = x0 - cx
+    u1 = x1 - cx
+    u2 = x2 - cx
+    u3 = x3 - cx
+    v0 = y0 - cy
+    v1 = y1 - cy
+    v2 = y2 - cy
+    v3 = y3 - cy
+    total = 0.5 * (
+        (u1 - u0) * (v0 + v1) + (u2 - u1) * (v1 + v2) + (u3 - u2) * (v2 + v3)
+        + (u0 - u3) * (v3 + v0)
+    )  # fmt: skip
+    if ncols == 1 and nrows == 1:
+        return total, 0.0, 0.0, 0.0
+    if nrows == 1:
+        left = (
+            _left_integral(u0, v0, u1, v1) + _left_integral(u1, v1, u2, v2)
+            + _left_integral(u2, v2, u3, v3) + _left_integral(u3, v3, u0, v0)
+        )  # fmt: skip
+        return left, total - left, 0.0, 0.0
+    # u dv over the parts below v = 0: the same integral with u and v swapped, negated
+    below = -(
+        _left_integral(v0, u0, v1, u1) + _left_integral(v1, u1, v2, u2)
+        + _left_integral(v2, u2, v3, u3) + _left_integral(v3, u3, v0, u0)
+    )  # fmt: skip
+    if ncols == 1:
+        return below, 0.0, total - below, 0.0
+    left = (
+        _left_integral(u0, v0, u1, v1) + _left_integral(u1, v1, u2, v2)
+        + _left_integral(u2, v2, u3, v3) + _left_integral(u3, v3, u0, v0)
+    )  # fmt: skip
+    corner = (
+        _quadrant_integral(u0, v0, u1, v1) + _quadrant_integral(u1, v1, u2, v2)
+        + _quadrant_integral(u2, v2, u3, v3) + _quadrant_integral(u3, v3, u0, v0)
+    )  # fmt: skip
+    return corner, below - corner, left - corner, total - left - below + corner
