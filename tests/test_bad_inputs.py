@@ -6,9 +6,6 @@ where none existed, none is created. Facade cases are run on the reference
 ``drizzle`` too where it has the same check, and must raise the same type (or warn
 the same way). The command line must return 2 and print exactly one
 ``tiledrizzle: error: ...`` line, never a traceback.
-
-Cases marked ``xfail(strict=True)`` are wrong today; each reason names the change
-the library needs (see also the issue note "refuses bad input").
 """
 
 import json
@@ -216,12 +213,6 @@ ADD_IMAGE_CASES = [
     pytest.param({"exptime": -5.0}, ValueError, "'exptime'", True, id="exptime-negative"),
     pytest.param(
         {"exptime": "10"}, TypeError, "'exptime'", True, id="exptime-string",
-        marks=pytest.mark.xfail(
-            strict=True, raises=AssertionError,
-            reason="TypeError \"'<=' not supported between 'str' and 'float'\" does not name "
-            "'exptime'; resample.Drizzle._validated_input should raise TypeError(\"'exptime' "
-            "must be a number, got '10'\") before comparing",
-        ),
     ),
     pytest.param(
         {"pixmap": np.where(np.arange(SHAPE[1])[None, :, None] == 5, PIXMAP, np.nan)},
@@ -230,12 +221,6 @@ ADD_IMAGE_CASES = [
     pytest.param(
         {"pixmap": np.full(PIXMAP.shape, "x")}, ValueError, "'pixmap'", True,
         id="pixmap-strings",
-        marks=pytest.mark.xfail(
-            strict=True, raises=AssertionError,
-            reason="numpy's \"could not convert string to float: 'x'\" does not name 'pixmap'; "
-            "resample.Drizzle._validated_input should wrap np.asarray(pixmap, float64) and "
-            "re-raise ValueError(\"'pixmap' must be a real-valued array: ...\")",
-        ),
     ),
 ]
 # fmt: on
@@ -431,11 +416,6 @@ FIELD_CASES = [
     pytest.param(
         "pixmap", lambda e: np.full(e["pixmap"].shape, "x"), ValueError, "'pixmap'",
         id="pixmap-strings",
-        marks=pytest.mark.xfail(
-            strict=True, raises=AssertionError,
-            reason="message \"could not convert string to float\" does not name 'pixmap' "
-            "(same fix as the facade case pixmap-strings, in Drizzle._validated_input)",
-        ),
     ),
 ]
 # fmt: on

@@ -20,9 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from numbers import Real
 
-import dask
 import dask.array as da
 import numpy as np
+from dask.task_spec import List as TaskList
+from dask.task_spec import Task, TaskRef
 
 from .grid import TileGrid, positive_pair
 from .kernels.drizzle import KERNELS_NEEDING_SCALE
@@ -31,12 +32,12 @@ from .partials import EMPTY_DQ, PreparedInput
 from .plan import (
     DEFAULT_BLOCK_SHAPE,
     MosaicPlan,
-    halo_for,
     lazy_scale_ratio,
     plan_input,
     scan_exposure,
     task_bands,
 )
+from .reach import halo_for
 from .reduce import TileState, reduce_tile
 from .resample import (
     _DEPRECATED_ARG,
@@ -49,6 +50,7 @@ from .schedulers import InputsLostError, Runner, check_scheduler
 from .sources import ArraySource
 from .store import MosaicStore, StoreError, StoreMeta
 from .tasks import LazyExposure, drizzle_tile
+from .write_behind import TileWriteBehind, writer_for
 
 DEFAULT_TILE_SHAPE = (1024, 1024)
 DEFAULT_WAVE_BYTES = 512 * 2**20
@@ -172,19 +174,35 @@ def _open_for_batch(path, store_id, batch):
     return store
 
 
-def finish_tile(path, store_id, tile, batch, partials, n_img2, with_dq):
-    """Reducer task: merge the tile's partials with the stored tile and write it once."""
+def finish_tile(path, store_id, tile, batch, partials, n_img2, with_dq, writer=None,
+                marks=None):  # fmt: skip
+    """Reducer task: merge the tile's partials with the stored tile and write it once.
+
+    ``writer`` names a ``write_behind.TileWriteBehind`` of this process that
+    does the write (local schedulers); None writes here and now. ``marks`` is
+    the tile's ``(committed, pending)`` batches when the caller knows them (in
+    this process); None reads them from the store.
+    """
     store = _open_for_batch(path, store_id, batch)
     if store.attrs["store_id"] != store_id:
         raise StoreError(f"the store at {path!r} was replaced while the mosaic ran")
-    if store.tile_committed(tile) == batch:
+    if marks is None:
+        marks = store.tile_marks(tile)
+    if marks[0] == batch:
         return tile  # a rerun of a wave after a lost worker: this tile is done
-    before = store.read_tile_before(tile, batch, n_img2, with_dq)
+    before = store.read_tile_before(tile, batch, n_img2, with_dq, marks)
+    # A tile read from the store is copied: ``before`` may still go to its backup.
+    # A never-written tile was made here and needs no backup: fold into it.
+    state = before if marks[0] == 0 else _copy_state(before)
     after = reduce_tile(
-        _copy_state(before), partials, store.meta.fillval, store.meta.fillval2,
-        origin=store.meta.grid.origin(tile),
+        state, partials, store.meta.fillval, store.meta.fillval2, store.meta.grid.origin(tile),
+        blank=marks[0] == 0,
     )  # fmt: skip
-    store.write_tile(tile, before, after, batch)
+    behind = writer_for(writer)
+    if behind is None:
+        store.write_tile(tile, before, after, batch, marks)
+    else:
+        behind.submit(store.write_tile, tile, before, after, batch, marks)
     return tile
 
 
@@ -489,23 +507,14 @@ def _run_batch(
     todo = [t for t in tasks if not done[t]]
     progress_bar = _Progress(len(todo), progress)
     with Runner(scheduler) as runner:
-        node_of = _place_inputs(runner, scanned, used, batch, 0)
-        for wave in _waves(todo, tasks, grid, wave_bytes, n_img2, with_dq):
-            for attempt in range(1, MAX_WAVE_ATTEMPTS + 1):
-                try:
-                    runner.compute(_wave_graph(
-                        wave, tasks, node_of, plans, scanned, block_shape, grid, st, attrs,
-                        batch, n_img2, with_dq,
-                    ), on_result=progress_bar.step)  # fmt: skip
-                    break
-                except InputsLostError:
-                    if attempt == MAX_WAVE_ATTEMPTS:
-                        raise
-                    # A worker died with inputs scattered to it: place them again and
-                    # rerun the tiles of the wave that are not committed yet.
-                    node_of = _place_inputs(runner, scanned, used, batch, attempt)
-                    committed = st.tile_batches() == batch
-                    wave = [t for t in wave if not committed[t]]
+        # In this process (sync, threads) tiles are written behind the kernels.
+        writer = TileWriteBehind() if runner.local in ("sync", "threads") else None
+        try:
+            _run_waves(runner, writer, todo, tasks, plans, scanned, used, block_shape, grid,
+                       st, attrs, batch, n_img2, with_dq, wave_bytes, progress_bar)  # fmt: skip
+        finally:
+            if writer is not None:
+                writer.close(raise_errors=sys.exc_info()[0] is None)
 
     total_exptime = attrs["total_exptime"] + sum(float(exposures[k].exptime) for k in used)
     inputs_attr = attrs["inputs"] + [
@@ -549,32 +558,85 @@ MAX_WAVE_ATTEMPTS = 3
 """Times a wave is run when workers die with its inputs (see ``Runner.place``)."""
 
 
+def _run_waves(
+    runner, writer, todo, tasks, plans, scanned, used, block_shape, grid, st, attrs, batch,
+    n_img2, with_dq, wave_bytes, progress_bar,
+):  # fmt: skip
+    """Compute the tiles of ``todo`` wave by wave.
+
+    On a cluster a wave ends when its tiles are on disk, and a wave that lost
+    inputs with a worker is rerun for its tiles not committed. In this process
+    (``writer``: tiles written behind) nothing is lost or run twice, so the
+    tiles' marks are read once here and the writes flow on across waves; the
+    caller's ``writer.close`` waits for the last of them.
+    """
+    placed = _place_inputs(runner, scanned, used, batch, 0)
+    key = None if writer is None else writer.key
+    marks = None
+    if writer is not None:
+        committed, pending = st.tile_batches(), st.tile_pendings()
+        marks = {t: (int(committed[t]), int(pending[t])) for t in todo}
+    for wave in _waves(todo, tasks, grid, wave_bytes, n_img2, with_dq):
+        for attempt in range(1, MAX_WAVE_ATTEMPTS + 1):
+            try:
+                graph, keys = _wave_graph(
+                    wave, tasks, placed, plans, scanned, block_shape, grid, st, attrs,
+                    batch, n_img2, with_dq, key, marks, attempt,
+                )  # fmt: skip
+                runner.compute_graph(graph, keys, on_result=progress_bar.step)
+                break
+            except InputsLostError:
+                if attempt == MAX_WAVE_ATTEMPTS:
+                    raise
+                # A worker died with inputs scattered to it: place them again and
+                # rerun the tiles of the wave that are not committed yet.
+                placed = _place_inputs(runner, scanned, used, batch, attempt)
+                committed = st.tile_batches() == batch
+                wave = [t for t in wave if not committed[t]]
+
+
 def _place_inputs(runner, scanned, used, batch, attempt):
-    nodes = runner.place([scanned[k] for k in used], name=f"exposure-{batch}-{attempt}")
-    return dict(zip(used, nodes, strict=True))
+    """``({input index: graph reference}, graph of the inputs that travel in it)``."""
+    refs, graph = runner.place_refs([scanned[k] for k in used], f"exposure-{batch}-{attempt}")
+    return dict(zip(used, refs, strict=True)), graph
 
 
 def _wave_graph(
-    wave, tasks, node_of, plans, scanned, block_shape, grid, st, attrs, batch, n_img2, with_dq
+    wave, tasks, placed, plans, scanned, block_shape, grid, st, attrs, batch, n_img2, with_dq,
+    writer, marks, attempt,
 ):  # fmt: skip
-    """One reducer node per tile of ``wave``, over one drizzle node per (tile, input)."""
-    reports = []
+    """``(graph, keys)``: one reducer per tile of ``wave`` over one drizzle task per
+    (tile, input); the keys are the reducers'.
+
+    The graph is built from ``dask.task_spec`` nodes with keys named after store,
+    batch, attempt, tile and input (``dask.delayed`` would hash every argument,
+    which costs more than the rest of the graph).
+    """
+    ref_of, graph = placed
+    graph = dict(graph)
+    keys = []
+    prefix = f"{attrs['store_id'][:16]}-{batch}-{attempt}"
     for tile in wave:
-        parts = [
-            dask.delayed(drizzle_tile, pure=True)(
-                node_of[k],
+        ty, tx = tile
+        parts = []
+        for k in tasks[tile]:
+            key = f"drizzle_tile-{prefix}-{ty}-{tx}-{k}"
+            graph[key] = Task(
+                key, drizzle_tile, ref_of[k],
                 task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape),
                 plans[k].task_window(tile, grid),  # the part of the tile it can reach
                 grid.shape,
+                step=None if isinstance(scanned[k], LazyExposure) else plans[k].step,
+                nan_free=plans[k].nan_free,
             )  # fmt: skip
-            for k in tasks[tile]
-        ]
-        reports.append(
-            dask.delayed(finish_tile, pure=True)(
-                st.path, attrs["store_id"], tile, batch, parts, n_img2, with_dq
-            )
-        )
-    return reports
+            parts.append(TaskRef(key))
+        key = f"finish_tile-{prefix}-{ty}-{tx}"
+        graph[key] = Task(
+            key, finish_tile, st.path, attrs["store_id"], tile, batch, TaskList(*parts),
+            n_img2, with_dq, writer, None if marks is None else marks[tile],
+        )  # fmt: skip
+        keys.append(key)
+    return graph, keys
 
 
 def _with_ctx_id(exposure, ctx_id):

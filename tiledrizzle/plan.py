@@ -18,15 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .grid import TileGrid
-from .kernels.drizzle import FWHM_PER_SIGMA, GAUSSIAN_NSIG, KERNELS_NEEDING_SCALE
+from .kernels.drizzle import KERNELS_NEEDING_SCALE
 from .kernels.footprint import block_footprints
 from .partials import PreparedInput
+from .reach import halo_for, kernel_reach
 from .scanlines import ScanPlan, estimate_local_scale_ratio, plan_scanlines
 from .tasks import LazyExposure, ScannedExposure
 
 DEFAULT_BLOCK_SHAPE = (512, 512)
-ROUNDING_MARGIN = 2.0
-"""Output pixels added to every reach: rounding of footprint limits to pixel indices."""
 
 
 def scan_exposure(inp: PreparedInput, box, out_shape, index, ctx_id):
@@ -44,35 +43,6 @@ def scan_exposure(inp: PreparedInput, box, out_shape, index, ctx_id):
     return exposure, scan
 
 
-def kernel_reach(kernel, pixfrac, pscale_ratio, step):
-    """How far (output pixels) from a pixel's mapped centre ``kernel`` can deposit weight.
-
-    ``step`` is the output size of one input pixel (largest coordinate change
-    between neighbours); ``pscale_ratio`` sizes turbo, gaussian and lanczos.
-    """
-    psr = float(pscale_ratio)
-    if kernel == "square":
-        # Corners sit pixfrac/2 input pixels from the centre (beyond the 1-pixel
-        # halo of neighbours only at the input's edges, where they are extrapolated).
-        reach = max(0.5 * pixfrac, 0.5) * step
-    elif kernel == "point":
-        reach = 0.0
-    elif kernel == "turbo":
-        reach = 0.5 * pixfrac / psr
-    elif kernel == "gaussian":
-        reach = max(GAUSSIAN_NSIG * pixfrac / FWHM_PER_SIGMA / psr, 1.2 / psr)
-    elif kernel in ("lanczos2", "lanczos3"):
-        reach = int(kernel[-1]) / psr
-    else:
-        raise ValueError(f"Kernel '{kernel}' is not supported.")
-    return reach + ROUNDING_MARGIN
-
-
-def halo_for(pixfrac):
-    """Neighbour pixels around a block whose map bounds the square kernel's corners."""
-    return int(0.5 * pixfrac) + 1
-
-
 @dataclass
 class InputPlan:
     """Where one input lands: per touched tile, the inclusive boxes of its touching blocks."""
@@ -84,6 +54,11 @@ class InputPlan:
     # (ty, tx) -> [y_lo, y_hi, x_lo, x_hi]: output pixels (inclusive) the touching
     # blocks can reach (their widened footprints, unclipped): the task's window.
     reach_boxes: dict = field(default_factory=dict)
+    # The largest ``step`` (output pixels per input pixel, over each block and its
+    # halo) of the blocks the scan visits: lets a task skip measuring it.
+    step: float = 0.0
+    # True when no block the scan visits (with its halo) holds a NaN in its map.
+    nan_free: bool = False
 
     def task_window(self, tile, grid: TileGrid):
         """``(y0, x0, ny, nx)``: the part of ``tile`` this input's blocks can reach."""
@@ -112,10 +87,13 @@ def plan_input(exposure: ScannedExposure, grid: TileGrid, block_shape, name="") 
         )  # fmt: skip
     nby, nbx = boxes.shape[:2]
     plan = InputPlan(exposure.index, name, nby * nbx)
+    plan.nan_free = not bool(np.any(boxes[:, :, 5] == 1.0))
+    steps = boxes[:, :, 4][np.isfinite(boxes[:, :, 4])]
+    plan.step = float(steps.max()) if steps.size else 0.0
     limit = 4.0 * max(grid.shape)  # keeps absurd coordinates finite before int()
     for by in range(nby):
         for bx in range(nbx):
-            x_min, x_max, y_min, y_max, step = boxes[by, bx]
+            x_min, x_max, y_min, y_max, step = boxes[by, bx, :5]
             if math.isnan(x_min):
                 continue
             reach = kernel_reach(inp.kernel, inp.pixfrac, inp.pscale_ratio, step)
@@ -144,7 +122,8 @@ def lazy_scale_ratio(pixmap_fn, shape):
 
 
 def lazy_block_footprints(exposure: LazyExposure, block_shape):
-    """``block_footprints`` for a pixmap computed on demand: from each block's edges.
+    """``block_footprints`` for a pixmap computed on demand: from each block's edges
+    (``has_nan`` is 1: the interior is not read).
 
     A smooth one-to-one map sends a block's interior inside the image of its
     boundary, so the four edges (widened by the halo) bound the footprint; a
@@ -155,7 +134,7 @@ def lazy_block_footprints(exposure: LazyExposure, block_shape):
     halo = halo_for(exposure.options.pixfrac)
     pm = exposure.pixmap
     nby, nbx = -(-ny // block_ny), -(-nx // block_nx)
-    out = np.full((nby, nbx, 5), np.nan)
+    out = np.full((nby, nbx, 6), np.nan)
     for by in range(nby):
         y0, y1 = max(by * block_ny - halo, 0), min((by + 1) * block_ny + halo, ny)
         for bx in range(nbx):
@@ -176,7 +155,7 @@ def lazy_block_footprints(exposure: LazyExposure, block_shape):
             finite_steps = [s[np.isfinite(s)] for s in steps]
             step = max((float(s.max()) for s in finite_steps if s.size), default=0.0)
             x, y = finite[:, 0], finite[:, 1]
-            out[by, bx] = (x.min(), x.max(), y.min(), y.max(), step)
+            out[by, bx] = (x.min(), x.max(), y.min(), y.max(), step, 1.0)
     return out
 
 

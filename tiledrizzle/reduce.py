@@ -23,14 +23,18 @@ import numpy as np
 
 from .kernels.merge import merge_sums
 
+_NO_CTX = np.zeros((0, 0), dtype=np.int32)
 
-def merge_window(sums, out_img, out_wht, out_img2, out_dq, at=None):
+
+def merge_window(sums, out_img, out_wht, out_img2, out_dq, at=None, out_ctx=None):
     """Merge ``sums`` (a ``partials.WindowSums``) into the output arrays' window, in place.
 
     ``out_img2`` is a list of float32 arrays (one per ``sums.var`` plane) and
     ``out_dq`` a uint32 array or None. ``at`` is the (row, column) of the
     window's first pixel in these arrays: by default the window's output
     origin (arrays covering the whole output); ``(0, 0)`` for tile arrays.
+    ``out_ctx`` is the int32 context plane that takes ``sums.ctx`` (None: the
+    context bits are not merged here).
     """
     ny, nx = sums.wht.shape
     y0, x0 = (sums.y0, sums.x0) if at is None else at
@@ -45,7 +49,11 @@ def merge_window(sums, out_img, out_wht, out_img2, out_dq, at=None):
         np.stack([a[win] for a in out_img2]) if n_var else np.zeros((0, ny, nx), dtype=np.float32)
     )
     dq = out_dq[win] if (out_dq is not None and sums.dq.shape[0]) else np.zeros((0, 0), np.uint32)
-    merge_sums(sums.flux, sums.wht, sums.var, sums.dq, img, wht, img2, dq)
+    if out_ctx is not None and sums.ctx.shape[0]:
+        ctx_bits, ctx = sums.ctx, out_ctx[win]
+    else:
+        ctx_bits = ctx = _NO_CTX
+    merge_sums(sums.flux, sums.wht, sums.var, sums.dq, img, wht, img2, dq, ctx_bits, ctx)
     for k in range(n_var):
         out_img2[k][win] = img2[k]
 
@@ -75,38 +83,38 @@ class TileState:
     dq: np.ndarray | None
 
     @classmethod
-    def empty(cls, shape, n_planes, n_img2, with_dq, fill, fill2):
-        """A tile that has received nothing: fill values (NaN for None), zero weight."""
+    def blank(cls, shape, n_planes, n_img2, with_dq):
+        """A tile that has received nothing, before its fill values: zeros everywhere
+        (fresh zeroed pages cost nothing); ``reduce_tile(..., blank=True)`` fills it."""
         ny, nx = shape
-        nan = np.float32(np.nan)
         return cls(
-            np.full((ny, nx), nan if fill is None else fill, dtype=np.float32),
+            np.zeros((ny, nx), dtype=np.float32),
             np.zeros((ny, nx), dtype=np.float32),
             np.zeros((n_planes, ny, nx), dtype=np.int32),
-            np.full((n_img2, ny, nx), nan if fill2 is None else fill2, dtype=np.float32),
+            np.zeros((n_img2, ny, nx), dtype=np.float32),
             np.zeros((ny, nx), dtype=np.uint32) if with_dq else None,
         )
 
 
-def reduce_tile(state: TileState, partials, fill, fill2, origin=None) -> TileState:
+def reduce_tile(state: TileState, partials, fill, fill2, origin, blank=False) -> TileState:
     """Fold the partials of one tile into ``state`` (in place) in global input order.
 
     Inputs are merged one at a time in increasing ``index``, each exactly as
     the facade merges one ``add_image``: the result depends on the set of
     inputs and their order only, never on which other tiles or tasks exist.
     A partial may cover part of the tile only (``origin``: the tile's first
-    output pixel; None when every partial covers the whole tile); pixels
-    outside it received no weight from that input, and merging skips
-    zero-weight pixels anyway. Context bits are ORed into their planes; pixels
-    left with zero weight get the fill values (None leaves them alone).
+    output pixel); pixels outside it received no weight from that input, and
+    merging skips zero-weight pixels anyway. Context bits are ORed into their
+    planes; pixels left with zero weight get the fill values (None leaves them
+    alone, except in a ``blank`` state (``TileState.blank``), where it means NaN).
     """
+    if blank:
+        fill = np.float32(np.nan) if fill is None else fill
+        fill2 = np.float32(np.nan) if fill2 is None else fill2
     img2 = [state.img2[k] for k in range(state.img2.shape[0])]
     for part in sorted(partials, key=lambda p: p.index):
         sums = part.sums
-        at = (0, 0) if origin is None else (sums.y0 - origin[0], sums.x0 - origin[1])
-        merge_window(sums, state.img, state.wht, img2, state.dq, at=at)
-        if sums.ctx.shape[0]:
-            ny, nx = sums.ctx.shape
-            state.ctx[part.ctx_plane, at[0] : at[0] + ny, at[1] : at[1] + nx] |= sums.ctx
+        at = (sums.y0 - origin[0], sums.x0 - origin[1])
+        merge_window(sums, state.img, state.wht, img2, state.dq, at, state.ctx[part.ctx_plane])
     fill_empty(state.img, state.wht, fill, img2, fill2)
     return state

@@ -45,15 +45,8 @@ from .partials import (
     drizzle_rolling,
     fill_no_weight,
 )
-from .plan import (
-    DEFAULT_BLOCK_SHAPE,
-    ROUNDING_MARGIN,
-    halo_for,
-    kernel_reach,
-    plan_input,
-    scan_exposure,
-    task_bands,
-)
+from .plan import DEFAULT_BLOCK_SHAPE, plan_input, scan_exposure, task_bands
+from .reach import halo_for, kernel_reach
 from .reduce import fill_empty, merge_window
 from .schedulers import Runner, check_scheduler
 from .tasks import drizzle_tile
@@ -149,6 +142,14 @@ def rolling_bands(exposure, out_shape, band_rows):
     return bands
 
 
+def _is_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _rolling_reach(inp, step):
     """How far (output rows) beyond the pixmap's y extent a kernel can put weight.
 
@@ -160,10 +161,7 @@ def _rolling_reach(inp, step):
     their neighbours and stray not at all). Other kernels: their reach from the
     mapped centre (``plan.kernel_reach``). Plus the rounding margin.
     """
-    if inp.kernel == "square":
-        dh = 0.5 * inp.pixfrac
-        return (2.0 * dh + 2.0 * dh * dh) * step + ROUNDING_MARGIN
-    return kernel_reach(inp.kernel, inp.pixfrac, inp.pscale_ratio, 0.0)
+    return kernel_reach(inp.kernel, inp.pixfrac, inp.pscale_ratio, step)
 
 
 class Drizzle:
@@ -513,7 +511,10 @@ class Drizzle:
         data = np.asarray(data)
         if data.ndim != 2:
             raise ValueError(f"'data' must be a 2D array, got an array of shape {data.shape}.")
-        pixmap = np.asarray(pixmap, dtype=np.float64)
+        try:
+            pixmap = np.asarray(pixmap, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"'pixmap' must be a real-valued array: {exc}") from None
         if pixmap.ndim != 3:
             raise ValueError(
                 f"'pixmap' must be a 3D array of shape (ny, nx, 2), got shape {pixmap.shape}."
@@ -523,6 +524,8 @@ class Drizzle:
         ninputs2, data2_list = self._parse_data2(data2, data.shape)
         self._check_img2_count(ninputs2)
 
+        if isinstance(exptime, str | bytes) or not _is_number(exptime):
+            raise TypeError(f"'exptime' must be a number, got {exptime!r}")
         if exptime <= 0.0:
             raise ValueError("'exptime' *must* be a strictly positive number.")
         expscale = 1.0 if in_units == "cps" else exptime
@@ -796,7 +799,8 @@ class Drizzle:
                 bands = task_bands(blocks, self._block_shape, shape)
                 tasks.append(
                     dask.delayed(drizzle_tile, pure=True)(
-                        node, bands, window, self._out_shape, want_hits=True
+                        node, bands, window, self._out_shape, want_hits=True,
+                        step=plan.step, nan_free=plan.nan_free,
                     )
                 )
             return runner.compute(tasks)

@@ -85,6 +85,13 @@ def _local_get(name):
     return get
 
 
+def _report_all(values, on_result):
+    if on_result is not None:
+        for v in values:
+            on_result(v)
+    return values
+
+
 _UNKNOWN = (
     "unknown scheduler {scheduler!r}: use 'sync', 'threads', 'processes', "
     "a distributed.Client or a scheduler address such as 'tcp://127.0.0.1:8786'"
@@ -146,19 +153,52 @@ class Runner:
                 nodes[k] = fut
         return nodes
 
+    def place_refs(self, objects, name):
+        """Like ``place``, for graphs built by hand: ``(refs, graph)``.
+
+        ``refs[k]`` is what a ``dask.task_spec.Task`` takes as an argument for
+        ``objects[k]``; ``graph`` holds the ones that travel in the graph (every
+        object locally, the small ones on a cluster) and must be part of each
+        graph given to ``compute_graph``.
+        """
+        from dask.task_spec import DataNode, TaskRef
+
+        objects = list(objects)
+        refs, graph = [None] * len(objects), {}
+        big = []
+        if self.client is not None:
+            big = [k for k, obj in enumerate(objects) if _array_bytes(obj) > IN_GRAPH_BYTES]
+        if big:
+            futures = self.client.scatter([objects[k] for k in big], broadcast=True, hash=False)
+            for k, future in zip(big, futures, strict=True):
+                refs[k] = future  # a distributed Future is a TaskRef
+        for k, obj in enumerate(objects):
+            if refs[k] is None:
+                key = f"{name}-{k}"
+                graph[key] = DataNode(key, obj)
+                refs[k] = TaskRef(key)
+        return refs, graph
+
     def compute(self, delayed_objects, on_result=None):
         """Compute ``delayed_objects``, calling ``on_result(value)`` as each finishes."""
         if not delayed_objects:
             return []
         if self.client is None:
             values = dask.compute(*delayed_objects, scheduler=_local_get(self.local))
-            if on_result is not None:
-                for v in values:
-                    on_result(v)
-            return list(values)
+            return _report_all(list(values), on_result)
+        return self._gather(self.client.compute(list(delayed_objects)), on_result)
+
+    def compute_graph(self, graph, keys, on_result=None):
+        """Compute ``keys`` of a task graph (``dask.task_spec`` nodes), as ``compute``."""
+        if not keys:
+            return []
+        if self.client is None:
+            return _report_all(list(_local_get(self.local)(graph, list(keys))), on_result)
+        return self._gather(self.client.get(graph, list(keys), sync=False), on_result)
+
+    def _gather(self, futures, on_result):
         from distributed import as_completed
 
-        futures = self.client.compute(list(delayed_objects))
         order = {f.key: k for k, f in enumerate(futures)}
         values = [None] * len(futures)
         lost = []

@@ -252,7 +252,11 @@ class MosaicStore:
 
     def tile_batches(self) -> np.ndarray:
         """Per tile, the last batch committed to it (0: never written)."""
-        return self.group["tile_batch"][...]
+        return self._array("tile_batch")[...]
+
+    def tile_pendings(self) -> np.ndarray:
+        """Per tile, the batch whose write to it has begun (0: none)."""
+        return self._array("tile_pending")[...]
 
     # -- tiles -------------------------------------------------------------------------
 
@@ -289,36 +293,41 @@ class MosaicStore:
             writes.append((f"{prefix}dq", (rows, cols), state.dq))
         _in_parallel([partial(self._array(n).__setitem__, sel, v) for n, sel, v in writes])
 
-    def read_tile_before(self, tile, batch, n_img2, with_dq) -> TileState:
-        """The tile as it was before ``batch`` wrote to it (from the backup if interrupted)."""
-        ty, tx = tile
-        committed, pending = self._marks(tile)
-        if committed == 0:
-            ny, nx = self.meta.grid.extent(tile)
+    def read_tile_before(self, tile, batch, n_img2, with_dq, marks=None) -> TileState:
+        """The tile as it was before ``batch`` wrote to it (from the backup if interrupted).
+
+        ``marks`` is ``tile_marks(tile)`` when the caller has just read it. A tile
+        never written comes back as ``TileState.blank``: zeros, fill values not in.
+        """
+        committed, pending = self.tile_marks(tile) if marks is None else marks
+        if committed == 0:  # never written: a blank tile (see reduce.TileState.blank)
             n_planes = self._array("ctx").shape[0]
-            return TileState.empty(
-                (ny, nx), n_planes, n_img2, with_dq, self.meta.fillval, self.meta.fillval2
-            )
+            return TileState.blank(self.meta.grid.extent(tile), n_planes, n_img2, with_dq)
         prefix = "_backup/" if pending == batch else ""
         return self._read_state(prefix, tile, n_img2, with_dq)
 
-    def write_tile(self, tile, before: TileState, after: TileState, batch):
-        """Replace the tile's content by ``after`` for ``batch``, crash-safely (see module)."""
+    def write_tile(self, tile, before: TileState, after: TileState, batch, marks=None):
+        """Replace the tile's content by ``after`` for ``batch``, crash-safely (see module).
+
+        A tile never committed needs no backup (``read_tile_before`` gives an
+        empty tile for it whatever its chunks hold), so it is not marked pending.
+        """
         ty, tx = tile
-        committed, pending = self._marks(tile)
+        committed, pending = self.tile_marks(tile) if marks is None else marks
         if committed == batch:
             return
-        if committed != 0 and pending != batch:
-            self._write_state("_backup/", tile, before)
-        self._array("tile_pending")[ty, tx] = batch
+        if committed != 0:
+            if pending != batch:
+                self._write_state("_backup/", tile, before)
+            self._array("tile_pending")[ty, tx] = batch
         self._write_state("", tile, after)
         self._array("tile_batch")[ty, tx] = batch
 
     def tile_committed(self, tile) -> int:
         """The last batch committed to ``tile`` (0: never written)."""
-        return self._marks(tile)[0]
+        return self.tile_marks(tile)[0]
 
-    def _marks(self, tile):
+    def tile_marks(self, tile):
         """``(committed batch, pending batch)`` of ``tile``."""
         ty, tx = tile
         got = _in_parallel([partial(self._array(n).__getitem__, (ty, tx))

@@ -20,6 +20,7 @@ import numpy as np
 from .kernels.drizzle import DRIZZLE_KERNELS
 from .kernels.footprint import window_columns
 from .partials import EMPTY_HITS, PreparedInput, WindowSums, context_bit
+from .reach import centre_reach
 
 
 @dataclass(frozen=True)
@@ -133,19 +134,7 @@ class TilePartial:
     hits: np.ndarray
 
 
-def _window_reach(opts):
-    """``(reach, reach_steps, halo)`` for ``window_columns``: how far from its mapped
-    centre a pixel of this input can put weight, as the planner bounds it (the square
-    kernel's corners lie between a pixel and its neighbours, up to ``halo`` away)."""
-    from .plan import ROUNDING_MARGIN, halo_for, kernel_reach
-
-    if opts.kernel == "square":
-        halo = halo_for(opts.pixfrac)
-        return ROUNDING_MARGIN, max(0.5 * opts.pixfrac, 0.5) + 2.0 * halo, halo
-    return kernel_reach(opts.kernel, opts.pixfrac, opts.pscale_ratio, 0.0), 0.0, 0
-
-
-def drizzle_tile(exposure, bands, window, out_shape, want_hits=False):
+def drizzle_tile(exposure, bands, window, out_shape, want_hits=False, step=None, nan_free=False):
     """Run the kernel of ``exposure`` over ``bands`` onto the output ``window``.
 
     ``exposure`` is a ``ScannedExposure`` or a ``LazyExposure``. ``bands`` is
@@ -153,6 +142,9 @@ def drizzle_tile(exposure, bands, window, out_shape, want_hits=False):
     in increasing row order (one per band of block rows); ``window`` is
     ``(y0, x0, ny, nx)`` of the tile in the output. ``want_hits`` (whole-input
     arrays only) asks for the map of input pixels that put weight in the tile.
+    ``step`` is the planner's largest output size of one input pixel over the
+    input's blocks (``InputPlan.step``); None measures it over each band here.
+    ``nan_free`` (``InputPlan.nan_free``) lets the column search jump.
     """
     opts = exposure.options
     y0, x0, ny, nx = window
@@ -168,7 +160,8 @@ def drizzle_tile(exposure, bands, window, out_shape, want_hits=False):
     out_ny, out_nx = out_shape
     kernel = DRIZZLE_KERNELS[opts.kernel]
     x_first, x_last = exposure.x_first, exposure.x_last
-    reach, reach_steps, halo = _window_reach(opts)
+    reach, reach_steps, halo = centre_reach(opts.kernel, opts.pixfrac, opts.pscale_ratio)
+    known_step = -1.0 if step is None else float(step)
     for row_lo, row_hi, col_lo, col_hi in bands:
         row_lo, row_hi = max(row_lo, exposure.row_first), min(row_hi, exposure.row_last)
         if row_lo > row_hi:
@@ -180,7 +173,7 @@ def drizzle_tile(exposure, bands, window, out_shape, want_hits=False):
             first, last = window_columns(
                 inp.pixmap, in_x0, in_y0, row_lo, row_hi, col_lo, col_hi, x_first, x_last,
                 float(x0), float(x0 + nx - 1), float(y0), float(y0 + ny - 1), reach,
-                reach_steps, halo,
+                reach_steps, halo, known_step, nan_free and step is not None,
             )  # fmt: skip
         kernel(
             inp.data, inp.weights, inp.data2, inp.dq, inp.pixmap, in_x0, in_y0, in_nx, in_ny,

@@ -4,20 +4,21 @@ import math
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit, jit_inline
 
 
 @jit
 def block_footprints(pixmap, row_first, row_last, x_first, x_last, block_ny, block_nx, halo):
-    """Per block of the input: ``(x_min, x_max, y_min, y_max, step)`` on the output.
+    """Per block of the input: ``(x_min, x_max, y_min, y_max, step, has_nan)`` on the output.
 
     ``pixmap`` is the whole input's (ny, nx, 2) map; blocks of ``block_ny x
     block_nx`` pixels are numbered row-major from the input's origin. The
     extremes run over the block's pixels widened by ``halo`` neighbours on
     every side (the square kernel's corners lie between a pixel and its
-    neighbours), skipping NaNs. ``step`` is the largest change of either output
-    coordinate between adjacent input pixels in that area: the output size of
-    one input pixel, to turn a kernel reach in input pixels into output pixels.
+    neighbours), skipping NaN coordinates. ``step`` is the largest change of
+    either output coordinate between adjacent input pixels in that area: the
+    output size of one input pixel, to turn a kernel reach in input pixels into
+    output pixels. ``has_nan`` is 1.0 where that area holds a NaN, else 0.0.
 
     Only blocks with pixels that the scan visits count (row ``j`` is visited
     from ``x_first[j]`` to ``x_last[j]`` for ``row_first <= j <= row_last``);
@@ -26,7 +27,7 @@ def block_footprints(pixmap, row_first, row_last, x_first, x_last, block_ny, blo
     ny, nx = pixmap.shape[0], pixmap.shape[1]
     nby = (ny + block_ny - 1) // block_ny
     nbx = (nx + block_nx - 1) // block_nx
-    out = np.full((nby, nbx, 5), np.nan)
+    out = np.full((nby, nbx, 6), np.nan)
     for by in range(nby):
         j0 = by * block_ny
         j1 = min(j0 + block_ny, ny) - 1
@@ -40,44 +41,59 @@ def block_footprints(pixmap, row_first, row_last, x_first, x_last, block_ny, blo
                     break
             if not visited:
                 continue
+            # Comparisons with NaN are False: NaNs leave every extreme alone.
             x_min = math.inf
             x_max = -math.inf
             y_min = math.inf
             y_max = -math.inf
             step = 0.0
-            for j in range(max(j0 - halo, 0), min(j1 + halo, ny - 1) + 1):
-                for i in range(max(i0 - halo, 0), min(i1 + halo, nx - 1) + 1):
+            nans = 0
+            ja, jb = max(j0 - halo, 0), min(j1 + halo, ny - 1)
+            ia, ib = max(i0 - halo, 0), min(i1 + halo, nx - 1)
+            for j in range(ja, jb + 1):
+                down = j + 1 < ny
+                for i in range(ia, ib + 1):
                     x = pixmap[j, i, 0]
                     y = pixmap[j, i, 1]
-                    if math.isnan(x) or math.isnan(y):
-                        continue
-                    x_min = min(x_min, x)
-                    x_max = max(x_max, x)
-                    y_min = min(y_min, y)
-                    y_max = max(y_max, y)
-                    # Comparisons with a NaN neighbour are False: it leaves ``step`` alone.
+                    if x < x_min:
+                        x_min = x
+                    if x > x_max:
+                        x_max = x
+                    if y < y_min:
+                        y_min = y
+                    if y > y_max:
+                        y_max = y
+                    nans += (x != x) | (y != y)
                     if i + 1 < nx:
-                        d = max(abs(pixmap[j, i + 1, 0] - x), abs(pixmap[j, i + 1, 1] - y))
-                        if d > step:
-                            step = d
-                    if j + 1 < ny:
-                        d = max(abs(pixmap[j + 1, i, 0] - x), abs(pixmap[j + 1, i, 1] - y))
-                        if d > step:
-                            step = d
+                        step = _larger_step(step, pixmap[j, i + 1, 0] - x, pixmap[j, i + 1, 1] - y)
+                    if down:
+                        step = _larger_step(step, pixmap[j + 1, i, 0] - x, pixmap[j + 1, i, 1] - y)
             if x_min <= x_max and y_min <= y_max:
                 out[by, bx, 0] = x_min
                 out[by, bx, 1] = x_max
                 out[by, bx, 2] = y_min
                 out[by, bx, 3] = y_max
                 out[by, bx, 4] = step
+                out[by, bx, 5] = 1.0 if nans else 0.0
     return out
 
+
+@jit_inline
+def _larger_step(step, dx, dy):
+    """``max(step, |dx|, |dy|)`` where NaN differences count for nothing."""
+    dx = abs(dx)
+    dy = abs(dy)
+    if dx > step:
+        step = dx
+    if dy > step:
+        step = dy
+    return step
 
 
 @jit
 def window_columns(
     pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, x_first, x_last,
-    wx_lo, wx_hi, wy_lo, wy_hi, reach, reach_steps, halo,
+    wx_lo, wx_hi, wy_lo, wy_hi, reach, reach_steps, halo, step, nan_free,
 ):  # fmt: skip
     """Per-row column limits of the band's pixels that can put weight in a window.
 
@@ -89,12 +105,55 @@ def window_columns(
     mapped centre lies within ``reach + reach_steps * step`` output pixels of
     the window, or when its centre is NaN; ``step`` is the largest change of an
     output coordinate between adjacent pixels over the band widened by ``halo``
-    (as the planner measures it). Returns copies of ``x_first``/``x_last``
-    narrowed on the band's rows to the first and last kept pixel (an empty row
-    gets ``first > last``). The pixels still visited are visited in the same
+    (as the planner measures it), measured here when ``step`` is negative (the
+    planner's value for the band's blocks otherwise). Returns copies of
+    ``x_first``/``x_last`` narrowed on the band's rows to the first and last kept
+    pixel (an empty row gets ``first > last``). The pixels still visited are visited in the same
     order, and a dropped pixel cannot reach the window, so the sums are
     unchanged bit for bit: only the work shrinks.
+
+    ``nan_free`` says the band's map holds no NaN: then a pixel whose centre
+    lies ``e`` beyond the widened window proves its next ``e / step - 1``
+    neighbours along the row lie beyond it too (each moves at most ``step``), and
+    the search jumps over them.
     """
+    if step < 0.0:
+        step = _band_step(pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, halo)
+    margin = reach + reach_steps * step
+    x_lo, x_hi = wx_lo - margin, wx_hi + margin
+    y_lo, y_hi = wy_lo - margin, wy_hi + margin
+    first = x_first.copy()
+    last = x_last.copy()
+    for j in range(row_lo, row_hi + 1):
+        i0 = max(col_lo, x_first[j])
+        i1 = min(col_hi, x_last[j])
+        lo = i0
+        while lo <= i1:
+            e = _excess(pixmap, j - py0, lo - px0, x_lo, x_hi, y_lo, y_hi)
+            if e <= 0.0:  # may reach (NaN centres too)
+                break
+            lo += _jump(e, step, nan_free)
+        hi = i1
+        while hi > lo:
+            e = _excess(pixmap, j - py0, hi - px0, x_lo, x_hi, y_lo, y_hi)
+            if e <= 0.0:
+                break
+            hi -= _jump(e, step, nan_free)
+        if hi < lo and lo <= i1:
+            hi = lo
+        if lo > i1:
+            first[j] = col_hi + 1
+            last[j] = col_lo - 1
+        else:
+            first[j] = lo
+            last[j] = hi
+    return first, last
+
+
+@jit
+def _band_step(pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, halo):
+    """Largest change of an output coordinate between adjacent pixels of the band
+    widened by ``halo`` (NaNs skipped)."""
     ny, nx = pixmap.shape[0], pixmap.shape[1]
     step = 0.0
     for j in range(max(row_lo - halo - py0, 0), min(row_hi + halo - py0, ny - 1) + 1):
@@ -109,33 +168,24 @@ def window_columns(
                 d = max(abs(pixmap[j + 1, i, 0] - x), abs(pixmap[j + 1, i, 1] - y))
                 if d > step:
                     step = d
-    margin = reach + reach_steps * step
-    x_lo, x_hi = wx_lo - margin, wx_hi + margin
-    y_lo, y_hi = wy_lo - margin, wy_hi + margin
-    first = x_first.copy()
-    last = x_last.copy()
-    for j in range(row_lo, row_hi + 1):
-        i0 = max(col_lo, x_first[j])
-        i1 = min(col_hi, x_last[j])
-        lo = i0
-        while lo <= i1 and not _may_reach(pixmap, j - py0, lo - px0, x_lo, x_hi, y_lo, y_hi):
-            lo += 1
-        hi = i1
-        while hi > lo and not _may_reach(pixmap, j - py0, hi - px0, x_lo, x_hi, y_lo, y_hi):
-            hi -= 1
-        if lo > i1:
-            first[j] = col_hi + 1
-            last[j] = col_lo - 1
-        else:
-            first[j] = lo
-            last[j] = hi
-    return first, last
+    return step
 
 
-@jit
-def _may_reach(pixmap, j, i, x_lo, x_hi, y_lo, y_hi):
+@jit_inline
+def _excess(pixmap, j, i, x_lo, x_hi, y_lo, y_hi):
+    """How far the pixel's mapped centre lies outside the box (<= 0: inside or NaN)."""
     x = pixmap[j, i, 0]
     y = pixmap[j, i, 1]
     if math.isnan(x) or math.isnan(y):
-        return True
-    return x_lo <= x <= x_hi and y_lo <= y <= y_hi
+        return -1.0
+    return max(x_lo - x, x - x_hi, y_lo - y, y - y_hi)
+
+
+@jit_inline
+def _jump(excess, step, nan_free):
+    """Pixels to move on from one ``excess`` beyond the box: all closer ones lie beyond too."""
+    if nan_free and step > 0.0:
+        k = excess / step
+        if k >= 2.0:
+            return int(min(k, 1.0e9))
+    return 1

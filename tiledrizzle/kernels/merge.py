@@ -6,13 +6,16 @@ from ._jit import jit_c, jit_inline
 
 
 @jit_inline
-def _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq):
+def _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq, ctx_bits, ctx):
     """The loop of ``merge_sums``."""
     ny, nx = wsum.shape
     n_var = var.shape[0]
     has_dq = dq.shape[0] > 0
+    has_ctx = ctx.shape[0] > 0
     for y in range(ny):
         for x in range(nx):
+            if has_ctx:
+                ctx[y, x] |= ctx_bits[y, x]
             s_w = wsum[y, x]
             if s_w == 0.0:
                 continue
@@ -34,9 +37,11 @@ def _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq):
 
 
 @jit_c
-def merge_sums(flux, wsum, var, dq_or, img, wht, img2, dq):
+def merge_sums(flux, wsum, var, dq_or, img, wht, img2, dq, ctx_bits, ctx):
     """In place: fold partial sums (float64) into float32 means ``img``, ``wht``, ``img2``, ``dq``.
 
+    ``ctx_bits`` (int32) are ORed into the context plane ``ctx`` everywhere; both
+    may be (0, 0) arrays (no context).
     Only pixels that received a non-zero weight sum change. Where the stored
     weight is zero the stored image values are ignored (they hold fill values).
     ``dq`` may be a (0, 0) array (no DQ); ``var``/``img2`` may have 0 planes.
@@ -45,6 +50,6 @@ def merge_sums(flux, wsum, var, dq_or, img, wht, img2, dq):
     """
     if var.shape[0] == 0 and dq.shape[0] == 0:
         # The same call as below, but here LLVM knows there is no variance or DQ work.
-        _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq)
+        _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq, ctx_bits, ctx)
     else:
-        _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq)
+        _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq, ctx_bits, ctx)
