@@ -162,7 +162,25 @@ class FitsExposure:
         return self.units
 
     def describe(self):
-        """Read and check the headers; sets ``exptime``, ``wcs`` and returns the source."""
+        """Read and check the headers; sets ``exptime``, ``wcs`` and returns the source.
+
+        The answer is kept while the options and the file (size, time) stay the same.
+        """
+        try:
+            st = os.stat(self.path)
+            key = (st.st_size, st.st_mtime_ns, self.sci_ext, self.err_ext, self.var_ext,
+                   self.dq_ext, self.bad_bits, self.exptime_key, self.units, self.weight,
+                   self.exptime)  # fmt: skip
+        except OSError:
+            key = None  # the open below names the problem
+        described = getattr(self, "_described", None)
+        if key is not None and described is not None and described[0] == key:
+            return described[1]
+        source = self._describe()
+        self._described = (key[:-1] + (self.exptime,) if key else None, source)
+        return source
+
+    def _describe(self):
         from astropy.wcs import WCS, FITSFixedWarning
 
         if self.err_ext is not None and self.var_ext is not None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from numbers import Real
 
-import dask.array as da
 import numpy as np
 from dask.task_spec import List as TaskList
 from dask.task_spec import Task, TaskRef
@@ -49,6 +49,7 @@ from .resample import (
 from .schedulers import InputsLostError, Runner, check_scheduler
 from .sources import ArraySource
 from .store import MosaicStore, StoreError, StoreMeta
+from .strips import forget_strips
 from .tasks import LazyExposure, drizzle_tile
 from .write_behind import TileWriteBehind, writer_for
 
@@ -116,6 +117,8 @@ class MosaicResult:
     report: dict = field(default_factory=dict)
 
     def _array(self, name):
+        import dask.array as da  # here: importing dask.array costs 0.2 s
+
         return da.from_zarr(self.store.group[name])
 
     @property
@@ -350,7 +353,7 @@ def _exposure_for_engine(p: PreparedExposure, grid, index, ctx_id):
         inp = replace(inp, pscale_ratio=lazy_scale_ratio(p.pixmap_fn, p.source.shape))
     return LazyExposure(
         index, ctx_id, p.source, p.pixmap_fn, inp, halo_for(inp.pixfrac) + 1, p.n_img2,
-        p.with_dq,
+        p.with_dq, strip_owner=uuid.uuid4().hex,
     )  # fmt: skip
 
 
@@ -515,6 +518,8 @@ def _run_batch(
         finally:
             if writer is not None:
                 writer.close(raise_errors=sys.exc_info()[0] is None)
+            runner.run_everywhere(forget_strips, [s.strip_owner for s in scanned
+                                                  if isinstance(s, LazyExposure)])  # fmt: skip
 
     total_exptime = attrs["total_exptime"] + sum(float(exposures[k].exptime) for k in used)
     inputs_attr = attrs["inputs"] + [

@@ -134,29 +134,65 @@ def lazy_block_footprints(exposure: LazyExposure, block_shape):
     halo = halo_for(exposure.options.pixfrac)
     pm = exposure.pixmap
     nby, nbx = -(-ny // block_ny), -(-nx // block_nx)
-    out = np.full((nby, nbx, 6), np.nan)
+    boxes = {}
     for by in range(nby):
         y0, y1 = max(by * block_ny - halo, 0), min((by + 1) * block_ny + halo, ny)
         for bx in range(nbx):
             x0, x1 = max(bx * block_nx - halo, 0), min((bx + 1) * block_nx + halo, nx)
-            rows = [pm(slice(y0, y0 + 1), slice(x0, x1)), pm(slice(y1 - 1, y1), slice(x0, x1))]
-            cols = [pm(slice(y0, y1), slice(x0, x0 + 1)), pm(slice(y0, y1), slice(x1 - 1, x1))]
-            edges = [np.asarray(e, dtype=np.float64).reshape(-1, 2) for e in rows + cols]
-            pts = np.concatenate(edges)
-            if np.isnan(pts).any():
-                whole = np.asarray(pm(slice(y0, y1), slice(x0, x1)), dtype=np.float64)
-                pts = whole.reshape(-1, 2)
-                steps = [np.abs(np.diff(whole, axis=0)), np.abs(np.diff(whole, axis=1))]
-            else:
-                steps = [np.abs(np.diff(e, axis=0)) for e in edges]
-            finite = pts[np.isfinite(pts).all(axis=1)]
-            if not finite.size:
-                continue
-            finite_steps = [s[np.isfinite(s)] for s in steps]
-            step = max((float(s.max()) for s in finite_steps if s.size), default=0.0)
-            x, y = finite[:, 0], finite[:, 1]
-            out[by, bx] = (x.min(), x.max(), y.min(), y.max(), step, 1.0)
+            boxes[by, bx] = (y0, y1, x0, x1)
+    edges_of = _block_edges(pm, boxes)
+    out = np.full((nby, nbx, 6), np.nan)
+    for (by, bx), (y0, y1, x0, x1) in boxes.items():
+        edges = edges_of[by, bx]
+        pts = np.concatenate(edges)
+        if np.isnan(pts).any():
+            whole = np.asarray(pm(slice(y0, y1), slice(x0, x1)), dtype=np.float64)
+            pts = whole.reshape(-1, 2)
+            steps = [np.abs(np.diff(whole, axis=0)), np.abs(np.diff(whole, axis=1))]
+        else:
+            steps = [np.abs(np.diff(e, axis=0)) for e in edges]
+        finite = pts[np.isfinite(pts).all(axis=1)]
+        if not finite.size:
+            continue
+        finite_steps = [s[np.isfinite(s)] for s in steps]
+        step = max((float(s.max()) for s in finite_steps if s.size), default=0.0)
+        x, y = finite[:, 0], finite[:, 1]
+        out[by, bx] = (x.min(), x.max(), y.min(), y.max(), step, 1.0)
     return out
+
+
+def _block_edges(pm, boxes):
+    """``{block: [top, bottom, left, right]}``: the map along each box's edges, ``(n, 2)``.
+
+    A map with ``exact_at(x, y)`` (``pixmap.WCSPixmap``) is evaluated at every edge
+    pixel of every block in one call; any other callable slice by slice.
+    """
+    if not hasattr(pm, "exact_at"):
+        return {
+            key: [
+                np.asarray(e, dtype=np.float64).reshape(-1, 2)
+                for e in (
+                    pm(slice(y0, y0 + 1), slice(x0, x1)), pm(slice(y1 - 1, y1), slice(x0, x1)),
+                    pm(slice(y0, y1), slice(x0, x0 + 1)), pm(slice(y0, y1), slice(x1 - 1, x1)),
+                )
+            ]
+            for key, (y0, y1, x0, x1) in boxes.items()
+        }  # fmt: skip
+    xs, ys, sizes = [], [], []
+    for y0, y1, x0, x1 in boxes.values():
+        row_x, col_y = np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)
+        for x, y in (
+            (row_x, np.full(row_x.size, y0)),
+            (row_x, np.full(row_x.size, y1 - 1)),
+            (np.full(col_y.size, x0), col_y),
+            (np.full(col_y.size, x1 - 1), col_y),
+        ):
+            xs.append(x)
+            ys.append(y.astype(np.float64))
+            sizes.append(x.size)
+    ox, oy = pm.exact_at(np.concatenate(xs), np.concatenate(ys))
+    pieces = np.split(np.column_stack([ox, oy]), np.cumsum(sizes)[:-1])
+    return {key: pieces[4 * k : 4 * k + 4] for k, key in enumerate(boxes)}
 
 
 def task_bands(blocks, block_shape, input_shape):

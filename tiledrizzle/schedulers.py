@@ -218,6 +218,16 @@ class Runner:
             )
         return values
 
+    def run_everywhere(self, func, *args):
+        """Call ``func(*args)`` in this process and, on a cluster, on every worker
+        (best effort: a worker that cannot be reached is skipped)."""
+        func(*args)
+        if self.client is not None:
+            try:
+                self.client.run(func, *args, on_error="ignore")
+            except Exception:  # noqa: BLE001 -- cleanup only; the result stands
+                pass
+
     def close(self):
         if self._own_client:
             self.client.close()

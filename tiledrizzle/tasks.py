@@ -14,6 +14,7 @@ principle 2) and equal, bit for bit, to one untiled pass over the input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from .kernels.drizzle import DRIZZLE_KERNELS
 from .kernels.footprint import window_columns
 from .partials import EMPTY_HITS, PreparedInput, WindowSums, context_bit
 from .reach import centre_reach
+from .strips import STRIPS, make_strip
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ class ScannedExposure:
         return self.inp.dq.shape[0] > 0
 
     def band_input(self, row_lo, row_hi, col_lo, col_hi):
-        """Arrays holding the band (here: the whole input) and their origin ``(x0, y0)``."""
-        return self.inp, 0, 0
+        """``(arrays holding the band, x0, y0, step, nan_free)``: here the whole input,
+        step and NaN flag unknown (None; the planner's hold)."""
+        return self.inp, 0, 0, None, None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class LazyExposure:
     halo: int
     n_var: int
     with_dq: bool
+    strip_owner: str | None = None  # key of its strips in this process's cache
 
     @property
     def shape(self):
@@ -104,18 +108,21 @@ class LazyExposure:
         return np.full(self.shape[0], self.shape[1] - 1, dtype=np.int32)
 
     def band_input(self, row_lo, row_hi, col_lo, col_hi):
-        """Read the band plus ``halo`` pixels around it; returns arrays and their origin."""
-        ny, nx = self.shape
+        """The rows of the band plus ``halo`` rows around it, every column: ``(arrays,
+        x0, y0, step, nan_free)`` of that strip (see ``tiledrizzle.strips``)."""
+        ny = self.shape[0]
         y0, y1 = max(row_lo - self.halo, 0), min(row_hi + 1 + self.halo, ny)
-        x0, x1 = max(col_lo - self.halo, 0), min(col_hi + 1 + self.halo, nx)
-        data, weights, data2, dq = self.source.read(y0, y1, x0, x1)
-        pixmap = np.ascontiguousarray(self.pixmap(slice(y0, y1), slice(x0, x1)), dtype=np.float64)
+        make = partial(make_strip, self.source, self.pixmap, y0, y1)
+        if self.strip_owner is None:
+            strip = make()
+        else:
+            strip = STRIPS.get((self.strip_owner, y0, y1), make)
         o = self.options
         inp = PreparedInput(
-            data, weights, data2, dq, pixmap, o.kernel, o.iscale, o.wscale, o.pixfrac,
-            o.pscale_ratio,
+            strip.data, strip.weights, strip.data2, strip.dq, strip.pixmap, o.kernel, o.iscale,
+            o.wscale, o.pixfrac, o.pscale_ratio,
         )  # fmt: skip
-        return inp, x0, y0
+        return inp, 0, strip.y0, strip.step, strip.nan_free
 
 
 @dataclass
@@ -162,18 +169,23 @@ def drizzle_tile(exposure, bands, window, out_shape, want_hits=False, step=None,
     x_first, x_last = exposure.x_first, exposure.x_last
     reach, reach_steps, halo = centre_reach(opts.kernel, opts.pixfrac, opts.pscale_ratio)
     known_step = -1.0 if step is None else float(step)
+    nan_free = nan_free and step is not None
     for row_lo, row_hi, col_lo, col_hi in bands:
         row_lo, row_hi = max(row_lo, exposure.row_first), min(row_hi, exposure.row_last)
         if row_lo > row_hi:
             continue
-        inp, in_x0, in_y0 = exposure.band_input(row_lo, row_hi, col_lo, col_hi)
+        inp, in_x0, in_y0, band_step, band_nan_free = exposure.band_input(
+            row_lo, row_hi, col_lo, col_hi
+        )
+        if band_step is not None:
+            known_step, nan_free = band_step, band_nan_free
         first, last = x_first, x_last
         if np.isfinite(reach):
             # Skip the band's pixels that cannot reach this tile (blocks are coarser).
             first, last = window_columns(
                 inp.pixmap, in_x0, in_y0, row_lo, row_hi, col_lo, col_hi, x_first, x_last,
                 float(x0), float(x0 + nx - 1), float(y0), float(y0 + ny - 1), reach,
-                reach_steps, halo, known_step, nan_free and step is not None,
+                reach_steps, halo, known_step, nan_free,
             )  # fmt: skip
         kernel(
             inp.data, inp.weights, inp.data2, inp.dq, inp.pixmap, in_x0, in_y0, in_nx, in_ny,

@@ -118,7 +118,7 @@ def window_columns(
     the search jumps over them.
     """
     if step < 0.0:
-        step = _band_step(pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, halo)
+        step = map_step(pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, halo)
     margin = reach + reach_steps * step
     x_lo, x_hi = wx_lo - margin, wx_hi + margin
     y_lo, y_hi = wy_lo - margin, wy_hi + margin
@@ -151,9 +151,10 @@ def window_columns(
 
 
 @jit
-def _band_step(pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, halo):
+def map_step(pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, halo):
     """Largest change of an output coordinate between adjacent pixels of the band
-    widened by ``halo`` (NaNs skipped)."""
+    ``row_lo..row_hi`` x ``col_lo..col_hi`` widened by ``halo`` (NaNs skipped);
+    ``pixmap`` holds the map from input pixel ``(py0, px0)`` on."""
     ny, nx = pixmap.shape[0], pixmap.shape[1]
     step = 0.0
     for j in range(max(row_lo - halo - py0, 0), min(row_hi + halo - py0, ny - 1) + 1):

@@ -1,0 +1,111 @@
+"""Row strips of lazily read inputs, made once per process and shared by its tasks.
+
+A task of a lazy input (a FITS file, or arrays with a computed pixel map) needs
+the input's pixels, its pixel map and the map's ``step`` over one band of block
+rows (plus a halo). Every tile that the band's blocks touch has a task needing
+the same rows, so each process keeps the strips it has made -- pixels read,
+pixel map computed, step and NaN flag measured, once -- in a cache bounded by
+``STRIP_CACHE_BYTES`` (least recently used strips go first) and shared by its
+threads; a strip that one thread is making is waited for by the others. The
+engine forgets a batch's strips when the batch ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels.footprint import map_step
+
+STRIP_CACHE_BYTES = 512 * 2**20
+"""Bytes of strips a process keeps (a strip of a 2048-pixel-wide input with
+variance is about 30 MiB)."""
+
+
+@dataclass(frozen=True)
+class Strip:
+    """Rows ``y0..y1-1`` of an input, every column: kernel arrays, map, step, NaN flag."""
+
+    y0: int
+    data: np.ndarray
+    weights: np.ndarray
+    data2: np.ndarray
+    dq: np.ndarray
+    pixmap: np.ndarray
+    step: float
+    nan_free: bool
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.data, self.weights, self.data2, self.dq, self.pixmap)
+        return sum(a.nbytes for a in arrays)
+
+
+def make_strip(source, pixmap_fn, y0, y1) -> Strip:
+    """Read rows ``y0..y1-1`` of ``source`` and compute their pixel map."""
+    nx = source.shape[1]
+    data, weights, data2, dq = source.read(y0, y1, 0, nx)
+    pixmap = np.ascontiguousarray(pixmap_fn(slice(y0, y1), slice(0, nx)), dtype=np.float64)
+    step = map_step(pixmap, 0, 0, 0, y1 - y0 - 1, 0, nx - 1, 0)
+    return Strip(y0, data, weights, data2, dq, pixmap, step, not np.isnan(pixmap).any())
+
+
+class StripCache:
+    """A byte-bounded LRU of strips; ``get`` makes a missing strip once."""
+
+    def __init__(self, budget=STRIP_CACHE_BYTES):
+        self.budget = budget
+        self.nbytes = 0
+        self._items = OrderedDict()
+        self._making = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        """The strip under ``key``, made by ``make()`` if no thread has made it yet."""
+        with self._lock:
+            strip = self._items.get(key)
+            if strip is not None:
+                self._items.move_to_end(key)
+                return strip
+            ready = self._making.get(key)
+            mine = ready is None
+            if mine:
+                ready = self._making[key] = threading.Event()
+        if not mine:
+            ready.wait()
+            with self._lock:
+                strip = self._items.get(key)
+            return strip if strip is not None else make()  # its maker failed, or evicted
+        try:
+            strip = make()
+            with self._lock:
+                if strip.nbytes <= self.budget:
+                    self._items[key] = strip
+                    self.nbytes += strip.nbytes
+                    while self.nbytes > self.budget:
+                        _, old = self._items.popitem(last=False)
+                        self.nbytes -= old.nbytes
+            return strip
+        finally:
+            with self._lock:
+                self._making.pop(key, None)
+            ready.set()
+
+    def forget(self, owner):
+        """Drop the strips whose key starts with ``owner``."""
+        with self._lock:
+            for key in [k for k in self._items if k[0] == owner]:
+                self.nbytes -= self._items.pop(key).nbytes
+
+
+STRIPS = StripCache()
+"""This process's strips (keys: ``(owner, y0, y1)``)."""
+
+
+def forget_strips(owners):
+    """Drop the strips of ``owners`` (the ``strip_owner`` of lazy inputs) in this process."""
+    for owner in owners:
+        STRIPS.forget(owner)
