@@ -1,0 +1,215 @@
+"""Parts of the engine that only make it faster must not change a bit: the column search
+that jumps, the reach bounds under strong magnification, the strip cache of lazy inputs,
+the writer that writes tiles behind the kernels, and the planner's edge evaluation."""
+
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from mosaic_inputs import assert_identical, outputs
+
+from tiledrizzle.kernels.footprint import map_step, window_columns
+from tiledrizzle.mosaic import mosaic
+from tiledrizzle.plan import _block_edges
+from tiledrizzle.reach import centre_reach
+from tiledrizzle.resample import Drizzle
+from tiledrizzle.strips import StripCache
+from tiledrizzle.write_behind import TileWriteBehind
+
+
+def _smooth_pixmap(rng, shape, scale, angle_deg, shear=1e-4):
+    ny, nx = shape
+    y, x = np.mgrid[0:ny, 0:nx].astype(np.float64)
+    t = np.deg2rad(angle_deg)
+    u = scale * (np.cos(t) * x - np.sin(t) * y) + shear * scale * x * y
+    v = scale * (np.sin(t) * x + np.cos(t) * y) + 2 * shear * scale * x * x
+    return np.dstack([u + rng.uniform(0, 40), v + rng.uniform(0, 40)])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_jumping_column_search_finds_the_same_columns(seed):
+    rng = np.random.default_rng(seed)
+    shape = (90, 120)
+    pm = _smooth_pixmap(rng, shape, rng.uniform(0.3, 3.0), rng.uniform(-40, 40))
+    x_first = np.zeros(shape[0], np.int32)
+    x_last = np.full(shape[0], shape[1] - 1, np.int32)
+    reach, reach_steps, halo = centre_reach("square", 1.0, np.float32(1.0))
+    step = map_step(pm, 0, 0, 0, shape[0] - 1, 0, shape[1] - 1, 0)
+    for _ in range(20):
+        wx0, wy0 = rng.uniform(-20, 200, 2)
+        wx1, wy1 = wx0 + rng.uniform(0, 80), wy0 + rng.uniform(0, 80)
+        r0 = int(rng.integers(0, 60))
+        args = (pm, 0, 0, r0, int(rng.integers(r0, 90)), 3, 110, x_first, x_last,
+                wx0, wx1, wy0, wy1, reach, reach_steps, halo, step)  # fmt: skip
+        walked = window_columns(*args, False)
+        jumped = window_columns(*args, True)
+        np.testing.assert_array_equal(walked[0], jumped[0])
+        np.testing.assert_array_equal(walked[1], jumped[1])
+
+
+def _untiled_weight(e, out_shape, pixfrac):
+    """Σw of one input over the whole output: one kernel call, no planning, no narrowing."""
+    from tiledrizzle.kernels.drizzle import DRIZZLE_KERNELS
+    from tiledrizzle.scanlines import plan_scanlines
+
+    out_ny, out_nx = out_shape
+    ny, nx = e["data"].shape
+    scan = plan_scanlines(e["pixmap"], (0, nx - 1, 0, ny - 1), out_shape)
+    flux, wht = np.zeros(out_shape), np.zeros(out_shape)
+    no_dq, no_hits = np.zeros((0, 0), np.uint32), np.zeros((0, 0), np.uint8)
+    DRIZZLE_KERNELS["square"](
+        e["data"], np.ones_like(e["data"]), np.zeros((0, ny, nx), np.float32), no_dq,
+        e["pixmap"], 0, 0, nx, ny, scan.row_first, scan.row_last, 0, nx - 1, scan.x_first,
+        scan.x_last, out_nx, out_ny, 0, 0, flux, wht, np.zeros((0,) + out_shape),
+        np.zeros(out_shape, np.int32), np.int32(1), no_dq, np.float32(1), np.float32(1),
+        pixfrac, np.float32(1), no_hits,
+    )  # fmt: skip
+    return wht
+
+
+@pytest.mark.parametrize("pixfrac, shear", [(1.0, 1e-4), (2.5, 1e-4), (1.0, 0.08), (2.5, 0.08)])
+def test_strongly_magnified_inputs_lose_no_weight_at_tile_edges(tmp_path, pixfrac, shear):
+    """Three output pixels per input pixel, and strong shear: the square kernel's corners
+    at the input's corners are extrapolated far beyond their pixel, and the planner and
+    the tasks must reach them. Every tiling holds the weight of one untiled kernel pass
+    per input (no planning), and equals the facade bit for bit. (The reference package
+    crashes on the sheared maps, so it is not the oracle here.)"""
+    rng = np.random.default_rng(7)
+    out_shape, in_shape = (160, 170), (24, 26)
+    inputs = []
+    for k in range(6):
+        pm = _smooth_pixmap(rng, in_shape, 3.0, rng.uniform(-30, 30), shear)
+        pm += np.array([rng.uniform(-10, 50), rng.uniform(-10, 40)])
+        data = rng.normal(1, 0.2, in_shape).astype(np.float32)
+        inputs.append({"data": data, "pixmap": pm, "exptime": 1.0, "name": f"m{k}",
+                       "weight_map": np.ones(in_shape, np.float32)})  # fmt: skip
+    expected = sum(_untiled_weight(e, out_shape, pixfrac) for e in inputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        facade = Drizzle(kernel="square", out_shape=out_shape)
+        for e in inputs:
+            facade.add_image(e["data"], exptime=1.0, pixmap=e["pixmap"], pixfrac=pixfrac)
+        runs = [
+            outputs(mosaic(inputs, tmp_path / f"m{n}.zarr", out_shape=out_shape, kernel="square",
+                           pixfrac=pixfrac, tile_shape=tile, block_shape=(8, 8),
+                           scheduler="sync"))
+            for n, tile in enumerate([(7, 9), (16, 16), (40, 33), out_shape])
+        ]  # fmt: skip
+    for run in runs:
+        np.testing.assert_allclose(run["wht"], expected, rtol=1e-6, atol=1e-6)
+        assert_identical(runs[0], run)
+    np.testing.assert_array_equal(runs[0]["wht"], facade.out_wht)
+    np.testing.assert_array_equal(runs[0]["img"], facade.out_img)
+
+
+def test_strip_cache_makes_each_strip_once_and_stays_in_budget():
+    class Fake:
+        def __init__(self, n):
+            self.nbytes = n
+
+    cache = StripCache(budget=250)
+    made = []
+    lock = threading.Lock()
+
+    def maker(key):
+        def make():
+            time.sleep(0.02)
+            with lock:
+                made.append(key)
+            return Fake(100)
+
+        return make
+
+    keys = [("a", k, k + 1) for k in range(4)]
+    threads = [threading.Thread(target=lambda k=k: cache.get(k, maker(k))) for k in keys * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(made) == sorted(keys)  # twelve requests, each strip made once
+    assert cache.nbytes <= 250 and len(cache._items) == 2  # the two most recent stay
+    cache.forget("a")
+    assert cache.nbytes == 0 and not cache._items
+    assert cache.get(("b", 0, 1), lambda: Fake(1000)).nbytes == 1000  # too big to keep
+    assert cache.nbytes == 0
+
+
+def test_strip_cache_retries_when_the_maker_failed():
+    cache = StripCache()
+    started = threading.Event()
+
+    def failing():
+        started.set()
+        time.sleep(0.05)
+        raise OSError("disk gone")
+
+    errors = []
+
+    def first():
+        try:
+            cache.get(("x", 0, 1), failing)
+        except OSError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=first)
+    t.start()
+    started.wait()
+    got = cache.get(("x", 0, 1), lambda: np.zeros(3))  # waits, then makes its own
+    t.join()
+    assert len(errors) == 1 and got.shape == (3,)
+
+
+def test_write_behind_raises_a_failed_write_and_bounds_what_waits():
+    writer = TileWriteBehind(max_pending=2)
+    pending, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_write(fail):
+        with lock:
+            pending[0] += 1
+            most[0] = max(most[0], pending[0])
+        time.sleep(0.02)
+        with lock:
+            pending[0] -= 1
+        if fail:
+            raise OSError("no space left")
+
+    for _ in range(6):
+        writer.submit(slow_write, False)
+    writer.flush()
+    assert most[0] == 1  # one writer thread
+    writer.submit(slow_write, True)
+    with pytest.raises(OSError, match="no space"):
+        writer.flush()
+    writer.submit(slow_write, True)
+    time.sleep(0.1)
+    with pytest.raises(OSError, match="no space"):
+        writer.submit(slow_write, False)  # the next reducer learns of it
+    writer.close(raise_errors=False)
+
+
+def test_block_edges_from_one_exact_evaluation_match_slices():
+    from astropy.wcs import WCS
+
+    from tiledrizzle.pixmap import WCSPixmap
+
+    def tan(crval, cdelt, rot, shape):
+        w = WCS(naxis=2)
+        w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        w.wcs.crval = crval
+        w.wcs.crpix = [shape[1] / 2, shape[0] / 2]
+        c, s = np.cos(np.deg2rad(rot)), np.sin(np.deg2rad(rot))
+        w.wcs.cd = cdelt * np.array([[-c, s], [s, c]])
+        w.array_shape = shape
+        return w
+
+    pm = WCSPixmap(tan([10, 20], 1e-4, 12, (300, 280)), tan([10.001, 20.002], 1.1e-4, 0,
+                                                             (400, 400)), (300, 280))  # fmt: skip
+    boxes = {(0, 0): (0, 130, 0, 130), (1, 2): (127, 300, 253, 280)}
+    exact = _block_edges(pm, boxes)
+    sliced = _block_edges(lambda rows, cols: pm(rows, cols), boxes)
+    for key in boxes:
+        for a, b in zip(exact[key], sliced[key], strict=True):
+            np.testing.assert_allclose(a, b, atol=0.01, rtol=0)
