@@ -7,6 +7,7 @@ line and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -332,5 +333,14 @@ def main(argv=None):
         return 130
 
 
+def run():
+    """The ``tiledrizzle`` command: ``main``, then exit. What is left then lives until
+    the process ends, so the interpreter's final garbage collection is spared walking
+    it (about 0.1 s of a mosaic's exit)."""
+    rc = main()
+    gc.freeze()
+    sys.exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
