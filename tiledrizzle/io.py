@@ -21,6 +21,7 @@ contiguous read per extension; other rows are not touched).
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 import warnings
@@ -84,6 +85,35 @@ def _shape(hdu):
     return (int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"]))
 
 
+_RAW_DTYPES = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
+def _raw_layout(hdu):
+    """``(byte offset of the data in the file, big-endian dtype)`` of an image HDU whose
+    rows can be read straight from the file (plain, unscaled, not compressed); else None."""
+    from astropy.io import fits
+
+    header = hdu.header
+    if type(hdu) not in (fits.PrimaryHDU, fits.ImageHDU) or header.get("NAXIS") != 2:
+        return None
+    if header.get("BSCALE", 1) != 1 or header.get("BZERO", 0) != 0:
+        return None
+    dtype = _RAW_DTYPES.get(header.get("BITPIX"))
+    info = hdu.fileinfo()
+    offset = info.get("datLoc") if info else None
+    return None if dtype is None or offset is None else (int(offset), dtype)
+
+
+def _read_rows(f, offset, dtype, nx, y0, y1):
+    """Rows ``y0..y1-1`` of a plain 2D image whose data start at byte ``offset`` of ``f``."""
+    f.seek(offset + y0 * nx * dtype.itemsize)
+    count = (y1 - y0) * nx
+    buf = f.read(count * dtype.itemsize)
+    if len(buf) != count * dtype.itemsize:
+        raise FitsInputError(f"{f.name}: the file ends inside its image data")
+    return np.frombuffer(buf, dtype=dtype).reshape(y1 - y0, nx)
+
+
 @dataclass(frozen=True)
 class FitsSource:
     """Reads bands of one FITS exposure (see the module docstring)."""
@@ -98,12 +128,25 @@ class FitsSource:
     bad_bits: int
     exptime: float
 
-    def read(self, y0, y1, x0, x1):
-        def band(ext, dtype):
-            # Whole rows are one contiguous read; a narrower box is read row by row.
-            return np.array(hdul[ext].section[y0:y1, :][:, x0:x1], dtype=dtype)
+    layouts: tuple = ()  # ((ext, data byte offset, big-endian dtype), ...): see _raw_layout
 
-        with _open(self.path) as hdul:
+    def read(self, y0, y1, x0, x1):
+        raw = {ext: (offset, dtype) for ext, offset, dtype in self.layouts}
+        hduls = []
+
+        def band(ext, dtype):
+            # Whole rows are one contiguous read; a narrower box is cut from them.
+            if ext in raw:
+                offset, file_dtype = raw[ext]
+                rows = _read_rows(raw_file, offset, np.dtype(file_dtype), self.shape[1], y0, y1)
+            else:
+                if not hduls:
+                    hduls.append(stack.enter_context(_open(self.path)))
+                rows = hduls[0][ext].section[y0:y1, :]
+            return np.array(rows[:, x0:x1], dtype=dtype)
+
+        with contextlib.ExitStack() as stack:
+            raw_file = stack.enter_context(open(self.path, "rb")) if raw else None
             data = band(self.sci_ext, np.float32)
             var = None
             if self.err_ext is not None:
@@ -258,10 +301,17 @@ class FitsExposure:
                     f"{self.path}[{self.sci_ext!r}]: the WCS is missing or not celestial"
                 )
             wcs.array_shape = shape
+            exts = {self.sci_ext, self.err_ext, self.var_ext, self.dq_ext}
+            exts |= {weight} if weight not in WEIGHT_SCHEMES else set()
+            layouts = tuple(
+                (ext,) + layout
+                for ext in exts - {None}
+                if (layout := _raw_layout(hdul[ext])) is not None
+            )
         self.exptime, self.wcs = exptime, wcs
         return FitsSource(
             self.path, shape, self.sci_ext, self.err_ext, self.var_ext, self.dq_ext, weight,
-            bad_bits, exptime,
+            bad_bits, exptime, layouts,
         )  # fmt: skip
 
     def prepare(self, k, validator, pixfrac, out_wcs):
