@@ -15,7 +15,9 @@ def _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq, ctx_bits, ctx):
     for y in range(ny):
         for x in range(nx):
             if has_ctx:
-                ctx[y, x] |= ctx_bits[y, x]
+                bits = ctx_bits[y, x]
+                if bits != 0:  # untouched pixels are not written (nor their pages dirtied)
+                    ctx[y, x] |= bits
             s_w = wsum[y, x]
             if s_w == 0.0:
                 continue
