@@ -143,6 +143,21 @@ def test_strip_cache_makes_each_strip_once_and_stays_in_budget():
     assert cache.nbytes == 200
 
 
+def test_strip_cache_budget_comes_from_the_dask_configuration():
+    import dask
+
+    cache = StripCache()
+    assert cache.budget == 512 * 2**20
+    with dask.config.set({"tiledrizzle.strip-cache-bytes": "1 KiB"}):
+        assert cache.budget == 1024
+    with dask.config.set({"tiledrizzle.strip-cache-bytes": 0}):
+        cache.get(("a", 0, 1), lambda: np.zeros(8))
+        assert cache.nbytes == 0 and not cache._items  # off: nothing kept
+    with dask.config.set({"tiledrizzle.strip-cache-bytes": "lots"}):
+        with pytest.raises(ValueError, match="strip-cache-bytes"):
+            _ = cache.budget
+
+
 def test_strip_cache_retries_when_the_maker_failed():
     cache = StripCache()
     started = threading.Event()

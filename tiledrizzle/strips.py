@@ -8,6 +8,10 @@ pixel map computed, step and NaN flag measured, once -- in a cache bounded by
 ``STRIP_CACHE_BYTES`` (least recently used strips go first) and shared by its
 threads; a strip that one thread is making is waited for by the others. The
 engine forgets a batch's strips when the batch ends.
+
+The budget is Dask configuration, read where the tasks run:
+``tiledrizzle.strip-cache-bytes`` (e.g. ``DASK_TILEDRIZZLE__STRIP_CACHE_BYTES=0``
+in a worker's environment turns the cache off).
 """
 
 from __future__ import annotations
@@ -21,8 +25,22 @@ import numpy as np
 from .kernels.footprint import map_step
 
 STRIP_CACHE_BYTES = 512 * 2**20
-"""Bytes of strips a process keeps (a strip of a 2048-pixel-wide input with
-variance is about 30 MiB)."""
+"""Bytes of strips a process keeps by default (a strip of a 2048-pixel-wide input
+with variance is about 30 MiB); see ``tiledrizzle.strip-cache-bytes``."""
+
+
+def configured_budget():
+    """``tiledrizzle.strip-cache-bytes`` from the Dask configuration (bytes)."""
+    import dask
+    from dask.utils import parse_bytes
+
+    value = dask.config.get("tiledrizzle.strip-cache-bytes", STRIP_CACHE_BYTES)
+    try:
+        return max(int(parse_bytes(value) if isinstance(value, str) else value), 0)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"tiledrizzle.strip-cache-bytes must be a number of bytes, got {value!r}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -56,12 +74,17 @@ def make_strip(source, pixmap_fn, y0, y1) -> Strip:
 class StripCache:
     """A byte-bounded LRU of strips; ``get`` makes a missing strip once."""
 
-    def __init__(self, budget=STRIP_CACHE_BYTES):
-        self.budget = budget
+    def __init__(self, budget=None):
+        self._budget = budget
         self.nbytes = 0
         self._items = OrderedDict()
         self._making = {}
         self._lock = threading.Lock()
+
+    @property
+    def budget(self):
+        """Bytes kept at most (fixed, or the Dask configuration's when None was given)."""
+        return configured_budget() if self._budget is None else self._budget
 
     def get(self, key, make):
         """The strip under ``key``, made by ``make()`` if no thread has made it yet."""
@@ -81,11 +104,12 @@ class StripCache:
             return strip if strip is not None else make()  # its maker failed, or evicted
         try:
             strip = make()
+            budget = self.budget
             with self._lock:
-                if strip.nbytes <= self.budget:
+                if strip.nbytes <= budget:
                     self._items[key] = strip
                     self.nbytes += strip.nbytes
-                    while self.nbytes > self.budget:
+                    while self.nbytes > budget:
                         _, old = self._items.popitem(last=False)
                         self.nbytes -= old.nbytes
             return strip
