@@ -309,8 +309,8 @@ class MosaicStore:
     def write_tile(self, tile, before: TileState, after: TileState, batch, marks=None):
         """Replace the tile's content by ``after`` for ``batch``, crash-safely (see module).
 
-        A tile never committed needs no backup (``read_tile_before`` gives an
-        empty tile for it whatever its chunks hold), so it is not marked pending.
+        A tile never committed needs no backup (``read_tile_before`` gives a
+        blank tile for it whatever its chunks hold), so it is not marked pending.
         """
         ty, tx = tile
         committed, pending = self.tile_marks(tile) if marks is None else marks
