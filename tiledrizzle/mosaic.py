@@ -560,7 +560,7 @@ def _run_batch(
 
 
 MAX_WAVE_ATTEMPTS = 3
-"""Times a wave is run when workers die with its inputs (see ``Runner.place``)."""
+"""Times a wave is run when workers die with its inputs (see ``Runner.place_refs``)."""
 
 
 def _run_waves(

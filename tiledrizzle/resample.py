@@ -30,8 +30,8 @@ import math
 import operator
 import warnings
 
-import dask
 import numpy as np
+from dask.task_spec import Task
 
 from .blot import blot_image
 from .grid import TileGrid, positive_pair
@@ -791,19 +791,20 @@ class Drizzle:
         plan = plan_input(exposure, grid, self._block_shape)
         shape = exposure.inp.shape
         with Runner(self._scheduler) as runner:
-            (node,) = runner.place([exposure], name=f"facade-exposure-{id(self)}-{self._ctx_id}")
-            tasks = []
+            name = f"facade-{id(self)}-{self._ctx_id}"
+            (ref,), graph = runner.place_refs([exposure], f"{name}-exposure")
+            keys = []
             for tile, blocks in sorted(plan.tiles.items()):
                 y0, x0 = grid.origin(tile)
                 window = (y0, x0) + grid.extent(tile)
                 bands = task_bands(blocks, self._block_shape, shape)
-                tasks.append(
-                    dask.delayed(drizzle_tile, pure=True)(
-                        node, bands, window, self._out_shape, want_hits=True,
-                        step=plan.step, nan_free=plan.nan_free,
-                    )
-                )
-            return runner.compute(tasks)
+                key = f"drizzle_tile-{name}-{tile[0]}-{tile[1]}"
+                graph[key] = Task(
+                    key, drizzle_tile, ref, bands, window, self._out_shape, want_hits=True,
+                    step=plan.step, nan_free=plan.nan_free,
+                )  # fmt: skip
+                keys.append(key)
+            return runner.compute_graph(graph, keys)
 
     @staticmethod
     def _count_hits(partials):

@@ -128,38 +128,19 @@ class Runner:
             self.name = f"distributed {self.client.scheduler_info().get('address', '')}"
 
 
-    def place(self, objects, name):
-        """Graph nodes for ``objects`` (the inputs): named literals or scattered futures.
-
-        Locally every object is a literal of the graph. On a cluster, small
-        objects (file-backed inputs: paths and a few numbers) also travel in the
-        graph, so the scheduler can recompute anything a lost worker held; large
-        in-memory arrays are scattered once instead of being shipped with every
-        graph. The scheduler keeps a scattered object on one worker only (its
-        memory manager drops replicas), so losing that worker loses the object:
-        ``compute`` then raises ``InputsLostError`` and the caller places the
-        objects again.
-        """
-        objects = list(objects)
-        nodes = [
-            dask.delayed(obj, name=f"{name}-{k}", traverse=False) for k, obj in enumerate(objects)
-        ]
-        if self.client is None:
-            return nodes
-        big = [k for k, obj in enumerate(objects) if _array_bytes(obj) > IN_GRAPH_BYTES]
-        if big:
-            futures = self.client.scatter([objects[k] for k in big], broadcast=True, hash=False)
-            for k, fut in zip(big, futures, strict=True):
-                nodes[k] = fut
-        return nodes
-
     def place_refs(self, objects, name):
-        """Like ``place``, for graphs built by hand: ``(refs, graph)``.
+        """Place ``objects`` (the inputs) where tasks can reach them: ``(refs, graph)``.
 
         ``refs[k]`` is what a ``dask.task_spec.Task`` takes as an argument for
-        ``objects[k]``; ``graph`` holds the ones that travel in the graph (every
-        object locally, the small ones on a cluster) and must be part of each
-        graph given to ``compute_graph``.
+        ``objects[k]``; ``graph`` holds the ones that travel in the graph and must
+        be part of each graph given to ``compute_graph``. Locally every object
+        travels in the graph. On a cluster, small objects (file-backed inputs:
+        paths and a few numbers) do too, so the scheduler can recompute anything
+        a lost worker held; large in-memory arrays are scattered once instead of
+        being shipped with every graph. The scheduler keeps a scattered object on
+        one worker only (its memory manager drops replicas), so losing that worker
+        loses the object: ``compute_graph`` then raises ``InputsLostError`` and
+        the caller places the objects again.
         """
         from dask.task_spec import DataNode, TaskRef
 
