@@ -162,13 +162,9 @@ def map_step(pixmap, px0, py0, row_lo, row_hi, col_lo, col_hi, halo):
             x = pixmap[j, i, 0]
             y = pixmap[j, i, 1]
             if i + 1 < nx:
-                d = max(abs(pixmap[j, i + 1, 0] - x), abs(pixmap[j, i + 1, 1] - y))
-                if d > step:  # False for NaN
-                    step = d
+                step = _larger_step(step, pixmap[j, i + 1, 0] - x, pixmap[j, i + 1, 1] - y)
             if j + 1 < ny:
-                d = max(abs(pixmap[j + 1, i, 0] - x), abs(pixmap[j + 1, i, 1] - y))
-                if d > step:
-                    step = d
+                step = _larger_step(step, pixmap[j + 1, i, 0] - x, pixmap[j + 1, i, 1] - y)
     return step
 
 
