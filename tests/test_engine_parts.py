@@ -143,6 +143,83 @@ def test_strip_cache_makes_each_strip_once_and_stays_in_budget():
     assert cache.nbytes == 200
 
 
+def test_strip_cache_drops_a_strip_after_its_last_use():
+    made = []
+
+    def make():
+        made.append(1)
+        return np.zeros(8)
+
+    cache = StripCache(budget=10**6)
+    key = ("u", 0, 1)
+    for n in range(3):  # three uses announced: made once, gone after the third
+        assert cache.get(key, make, uses=3) is not None
+        assert (key in cache._items) == (n < 2)
+    assert len(made) == 1 and cache.nbytes == 0 and not cache._uses_left
+    cache.get(key, make, uses=3)  # asked again after all: made again (same numbers)
+    assert len(made) == 2
+    cache.forget("u")
+    cache.get(("v", 0, 1), make, uses=1)  # one use only: never kept
+    assert len(made) == 3 and not cache._items and cache.nbytes == 0
+
+    # Concurrent takers: made once, and the last of the announced uses removes it.
+    gate = threading.Event()
+
+    def slow():
+        gate.wait()
+        return make()
+
+    threads = [threading.Thread(target=cache.get, args=(("w", 0, 1), slow, 4)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert len(made) == 4 and not cache._items and cache.nbytes == 0
+
+
+def test_lazy_strips_are_made_once_and_leave_after_their_last_task(tmp_path, monkeypatch):
+    from mosaic_inputs import OUT_SHAPE, exposures
+
+    from tiledrizzle import strips, tasks
+
+    made, taken, left_in_cache = {}, {}, []
+    real_make, real_get = strips.make_strip, strips.StripCache.get
+
+    def counting_make(source, pixmap_fn, y0, y1):
+        key = (id(source), y0, y1)
+        made[key] = made.get(key, 0) + 1
+        return real_make(source, pixmap_fn, y0, y1)
+
+    def watching_get(self, key, make, uses=None):
+        strip = real_get(self, key, make, uses)
+        taken[key] = taken.get(key, 0) + 1
+        assert uses is not None, "the engine announces how many tasks read each strip"
+        if taken[key] == uses and key in self._items:
+            left_in_cache.append(key)  # its last announced task took it, yet it stays
+        return strip
+
+    monkeypatch.setattr(tasks, "make_strip", counting_make)
+    monkeypatch.setattr(strips.StripCache, "get", watching_get)
+
+    class Lazy:  # a lazy pixel map provider over an array
+        def __init__(self, pixmap):
+            self.pixmap = pixmap
+
+        def __call__(self, rows, cols):
+            return self.pixmap[rows, cols]
+
+    inputs = [dict(e, pixmap=Lazy(e["pixmap"])) for e in exposures(4, seed=3)]
+    result = mosaic(inputs, tmp_path / "s.zarr", out_shape=OUT_SHAPE, tile_shape=(24, 20),
+                    block_shape=(8, 8), scheduler="sync")  # fmt: skip
+    assert set(made.values()) == {1}  # every strip made once: no use count fell short
+    assert result.report["tasks"] > len(made)  # strips are shared between tasks
+    assert max(taken.values()) > 1
+    assert not left_in_cache  # each left the cache when its last task took it
+    assert strips.STRIPS.nbytes == 0
+
+
 def test_strip_cache_budget_comes_from_the_dask_configuration():
     import dask
 

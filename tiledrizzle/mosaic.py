@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from numbers import Real
@@ -576,6 +577,7 @@ def _run_waves(
     caller's ``writer.close`` waits for the last of them.
     """
     placed = _place_inputs(runner, scanned, used, batch, 0)
+    band_uses = _band_uses(todo, tasks, plans, scanned, block_shape)
     key = None if writer is None else writer.key
     marks = None
     if writer is not None:
@@ -586,7 +588,7 @@ def _run_waves(
             try:
                 graph, keys = _wave_graph(
                     wave, tasks, placed, plans, scanned, block_shape, grid, st, attrs,
-                    batch, n_img2, with_dq, key, marks, attempt,
+                    batch, n_img2, with_dq, key, marks, attempt, band_uses,
                 )  # fmt: skip
                 runner.compute_graph(graph, keys, on_result=progress_bar.step)
                 break
@@ -606,9 +608,21 @@ def _place_inputs(runner, scanned, used, batch, attempt):
     return dict(zip(used, refs, strict=True)), graph
 
 
+def _band_uses(todo, tasks, plans, scanned, block_shape):
+    """How many tasks of the ``todo`` tiles read each band of each lazy input:
+    ``{(input index, first row of the band): tasks}`` (see ``tiledrizzle.strips``)."""
+    uses = Counter()
+    for tile in todo:
+        for k in tasks[tile]:
+            if isinstance(scanned[k], LazyExposure):
+                for band in task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape):
+                    uses[k, band[0]] += 1
+    return uses
+
+
 def _wave_graph(
     wave, tasks, placed, plans, scanned, block_shape, grid, st, attrs, batch, n_img2, with_dq,
-    writer, marks, attempt,
+    writer, marks, attempt, band_uses,
 ):  # fmt: skip
     """``(graph, keys)``: one reducer per tile of ``wave`` over one drizzle task per
     (tile, input); the keys are the reducers'.
@@ -626,13 +640,15 @@ def _wave_graph(
         parts = []
         for k in tasks[tile]:
             key = f"drizzle_tile-{prefix}-{ty}-{tx}-{k}"
+            bands = task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape)
+            lazy = isinstance(scanned[k], LazyExposure)
             graph[key] = Task(
-                key, drizzle_tile, ref_of[k],
-                task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape),
+                key, drizzle_tile, ref_of[k], bands,
                 plans[k].task_window(tile, grid),  # the part of the tile it can reach
                 grid.shape,
-                step=None if isinstance(scanned[k], LazyExposure) else plans[k].step,
+                step=None if lazy else plans[k].step,
                 nan_free=plans[k].nan_free,
+                band_uses=tuple(band_uses[k, band[0]] for band in bands) if lazy else None,
             )  # fmt: skip
             parts.append(TaskRef(key))
         key = f"finish_tile-{prefix}-{ty}-{tx}"

@@ -9,6 +9,13 @@ pixel map computed, step and NaN flag measured, once -- in a cache bounded by
 threads; a strip that one thread is making is waited for by the others. The
 engine forgets a batch's strips when the batch ends.
 
+The engine also says how many tasks of the batch read each strip (``uses``):
+a strip leaves the cache when the last of them has taken it, so its memory is
+reused for the next strips instead of fresh pages (which cost as much to fault
+in as the pixmap costs to compute). The count is a hint: on a cluster a
+process runs only some of those tasks and its strips stay until evicted or
+forgotten; a strip dropped too early is made again, with the same numbers.
+
 The budget is Dask configuration, read where the tasks run:
 ``tiledrizzle.strip-cache-bytes`` (e.g. ``DASK_TILEDRIZZLE__STRIP_CACHE_BYTES=0``
 in a worker's environment turns the cache off).
@@ -78,6 +85,7 @@ class StripCache:
         self._budget = budget
         self.nbytes = 0
         self._items = OrderedDict()
+        self._uses_left = {}
         self._making = {}
         self._lock = threading.Lock()
 
@@ -86,12 +94,15 @@ class StripCache:
         """Bytes kept at most (fixed, or the Dask configuration's when None was given)."""
         return configured_budget() if self._budget is None else self._budget
 
-    def get(self, key, make):
-        """The strip under ``key``, made by ``make()`` if no thread has made it yet."""
+    def get(self, key, make, uses=None):
+        """The strip under ``key``, made by ``make()`` if no thread has made it yet.
+
+        ``uses``: how many calls will ask for this strip in all (None: unknown);
+        the call that takes the last of them removes it from the cache.
+        """
         with self._lock:
-            strip = self._items.get(key)
+            strip = self._taken(key)
             if strip is not None:
-                self._items.move_to_end(key)
                 return strip
             ready = self._making.get(key)
             mine = ready is None
@@ -100,29 +111,48 @@ class StripCache:
         if not mine:
             ready.wait()
             with self._lock:
-                strip = self._items.get(key)
+                strip = self._taken(key)
             return strip if strip is not None else make()  # its maker failed, or evicted
         try:
             strip = make()
             budget = self.budget
             with self._lock:
-                if strip.nbytes <= budget:
+                if strip.nbytes <= budget and (uses is None or uses > 1):
                     self._items[key] = strip
                     self.nbytes += strip.nbytes
+                    if uses is not None:
+                        self._uses_left[key] = uses - 1
                     while self.nbytes > budget:
-                        _, old = self._items.popitem(last=False)
-                        self.nbytes -= old.nbytes
+                        self._drop(next(iter(self._items)))
             return strip
         finally:
             with self._lock:
                 self._making.pop(key, None)
             ready.set()
 
+    def _taken(self, key):
+        """The cached strip under ``key`` (None if absent), counted as one use (lock held)."""
+        strip = self._items.get(key)
+        if strip is None:
+            return None
+        left = self._uses_left.get(key)
+        if left is not None and left <= 1:
+            self._drop(key)
+        else:
+            self._items.move_to_end(key)
+            if left is not None:
+                self._uses_left[key] = left - 1
+        return strip
+
+    def _drop(self, key):
+        self.nbytes -= self._items.pop(key).nbytes
+        self._uses_left.pop(key, None)
+
     def forget(self, owner):
         """Drop the strips whose key starts with ``owner``."""
         with self._lock:
             for key in [k for k in self._items if k[0] == owner]:
-                self.nbytes -= self._items.pop(key).nbytes
+                self._drop(key)
 
 
 STRIPS = StripCache()

@@ -58,7 +58,7 @@ class ScannedExposure:
     def with_dq(self) -> bool:
         return self.inp.dq.shape[0] > 0
 
-    def band_input(self, row_lo, row_hi, col_lo, col_hi):
+    def band_input(self, row_lo, row_hi, col_lo, col_hi, uses=None):
         """``(arrays holding the band, x0, y0, step, nan_free)``: here the whole input,
         step and NaN flag unknown (None; the planner's hold)."""
         return self.inp, 0, 0, None, None
@@ -107,16 +107,17 @@ class LazyExposure:
     def x_last(self):
         return np.full(self.shape[0], self.shape[1] - 1, dtype=np.int32)
 
-    def band_input(self, row_lo, row_hi, col_lo, col_hi):
+    def band_input(self, row_lo, row_hi, col_lo, col_hi, uses=None):
         """The rows of the band plus ``halo`` rows around it, every column: ``(arrays,
-        x0, y0, step, nan_free)`` of that strip (see ``tiledrizzle.strips``)."""
+        x0, y0, step, nan_free)`` of that strip (see ``tiledrizzle.strips``; ``uses``:
+        how many tasks of the batch read it)."""
         ny = self.shape[0]
         y0, y1 = max(row_lo - self.halo, 0), min(row_hi + 1 + self.halo, ny)
         make = partial(make_strip, self.source, self.pixmap, y0, y1)
         if self.strip_owner is None:
             strip = make()
         else:
-            strip = STRIPS.get((self.strip_owner, y0, y1), make)
+            strip = STRIPS.get((self.strip_owner, y0, y1), make, uses)
         o = self.options
         inp = PreparedInput(
             strip.data, strip.weights, strip.data2, strip.dq, strip.pixmap, o.kernel, o.iscale,
@@ -141,7 +142,10 @@ class TilePartial:
     hits: np.ndarray
 
 
-def drizzle_tile(exposure, bands, window, out_shape, want_hits=False, step=None, nan_free=False):
+def drizzle_tile(
+    exposure, bands, window, out_shape, want_hits=False, step=None, nan_free=False,
+    band_uses=None,
+):  # fmt: skip
     """Run the kernel of ``exposure`` over ``bands`` onto the output ``window``.
 
     ``exposure`` is a ``ScannedExposure`` or a ``LazyExposure``. ``bands`` is
@@ -152,6 +156,8 @@ def drizzle_tile(exposure, bands, window, out_shape, want_hits=False, step=None,
     ``step`` is the planner's largest output size of one input pixel over the
     input's blocks (``InputPlan.step``); None measures it over each band here.
     ``nan_free`` (``InputPlan.nan_free``) lets the column search jump.
+    ``band_uses`` (lazy inputs): for each band, how many tasks of the batch read
+    it, so that its strip leaves this process's cache after the last of them.
     """
     opts = exposure.options
     y0, x0, ny, nx = window
@@ -170,12 +176,12 @@ def drizzle_tile(exposure, bands, window, out_shape, want_hits=False, step=None,
     reach, reach_steps, halo = centre_reach(opts.kernel, opts.pixfrac, opts.pscale_ratio)
     known_step = -1.0 if step is None else float(step)
     nan_free = nan_free and step is not None
-    for row_lo, row_hi, col_lo, col_hi in bands:
+    for b, (row_lo, row_hi, col_lo, col_hi) in enumerate(bands):
         row_lo, row_hi = max(row_lo, exposure.row_first), min(row_hi, exposure.row_last)
         if row_lo > row_hi:
             continue
         inp, in_x0, in_y0, band_step, band_nan_free = exposure.band_input(
-            row_lo, row_hi, col_lo, col_hi
+            row_lo, row_hi, col_lo, col_hi, None if band_uses is None else band_uses[b]
         )
         if band_step is not None:
             known_step, nan_free = band_step, band_nan_free

@@ -111,6 +111,25 @@ def interpolate_tensor(
             along_row[c, 0] = ax
             along_row[c, 1] = ay
         skip_row = skip_cell[row_cells[j]]
+        if col_width == STENCIL:
+            # The usual case, written out (the same sums in the same order as below).
+            for i in range(out.shape[1]):
+                if skip_row[col_cells[i]]:
+                    continue
+                s2 = col_starts[i]
+                w0 = col_weights[i, 0]
+                w1 = col_weights[i, 1]
+                w2 = col_weights[i, 2]
+                w3 = col_weights[i, 3]
+                out[j, i, 0] = (
+                    (((0.0 + w0 * along_row[s2, 0]) + w1 * along_row[s2 + 1, 0])
+                     + w2 * along_row[s2 + 2, 0]) + w3 * along_row[s2 + 3, 0]
+                )  # fmt: skip
+                out[j, i, 1] = (
+                    (((0.0 + w0 * along_row[s2, 1]) + w1 * along_row[s2 + 1, 1])
+                     + w2 * along_row[s2 + 2, 1]) + w3 * along_row[s2 + 3, 1]
+                )  # fmt: skip
+            continue
         for i in range(out.shape[1]):
             if skip_row[col_cells[i]]:
                 continue
