@@ -289,6 +289,36 @@ def test_write_behind_raises_a_failed_write_and_bounds_what_waits():
     writer.close(raise_errors=False)
 
 
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+def test_a_merge_failing_behind_the_kernels_stops_the_batch_and_resume_finishes_it(
+    tmp_path, monkeypatch, scheduler
+):
+    from mosaic_inputs import OUT_SHAPE, exposures
+
+    from tiledrizzle import mosaic as mosaic_mod
+
+    inputs = exposures(3, seed=5)
+    kw = dict(out_shape=OUT_SHAPE, tile_shape=(40, 40), scheduler=scheduler)
+    expected = outputs(mosaic(inputs, tmp_path / "ok.zarr", **kw))
+
+    real_reduce, merged = mosaic_mod.reduce_tile, []
+
+    def failing_reduce(state, partials, *args, **kwargs):
+        if len(merged) == 3:
+            raise MemoryError("out of memory in the merge")
+        merged.append(threading.current_thread().name)
+        return real_reduce(state, partials, *args, **kwargs)
+
+    monkeypatch.setattr(mosaic_mod, "reduce_tile", failing_reduce)
+    with pytest.raises(MemoryError, match="in the merge"):
+        mosaic(inputs, tmp_path / "s.zarr", **kw)
+    assert merged and all(name.startswith("tiledrizzle-writer") for name in merged)
+    monkeypatch.setattr(mosaic_mod, "reduce_tile", real_reduce)
+    resumed = mosaic(inputs, tmp_path / "s.zarr", resume=True, **kw)
+    assert 3 <= resumed.report["tiles_resumed"] < resumed.plan.grid.n_tiles
+    assert_identical(outputs(resumed), expected)
+
+
 def test_block_edges_from_one_exact_evaluation_match_slices():
     from astropy.wcs import WCS
 

@@ -183,9 +183,10 @@ def finish_tile(path, store_id, tile, batch, partials, n_img2, with_dq, writer=N
     """Reducer task: merge the tile's partials with the stored tile and write it once.
 
     ``writer`` names a ``write_behind.TileWriteBehind`` of this process that
-    does the write (local schedulers); None writes here and now. ``marks`` is
-    the tile's ``(committed, pending)`` batches when the caller knows them (in
-    this process); None reads them from the store.
+    merges and writes (local schedulers: the task returns at once and the next
+    kernels run meanwhile); None does it here and now. ``marks`` is the tile's
+    ``(committed, pending)`` batches when the caller knows them (in this
+    process); None reads them from the store.
     """
     store = _open_for_batch(path, store_id, batch)
     if store.attrs["store_id"] != store_id:
@@ -194,6 +195,16 @@ def finish_tile(path, store_id, tile, batch, partials, n_img2, with_dq, writer=N
         marks = store.tile_marks(tile)
     if marks[0] == batch:
         return tile  # a rerun of a wave after a lost worker: this tile is done
+    behind = writer_for(writer)
+    if behind is None:
+        merge_and_write(store, tile, batch, partials, n_img2, with_dq, marks)
+    else:
+        behind.submit(merge_and_write, store, tile, batch, partials, n_img2, with_dq, marks)
+    return tile
+
+
+def merge_and_write(store, tile, batch, partials, n_img2, with_dq, marks):
+    """Fold ``partials`` into what ``tile`` held before ``batch`` and write it, once."""
     before = store.read_tile_before(tile, batch, n_img2, with_dq, marks)
     # A tile read from the store is copied: ``before`` may still go to its backup.
     # A never-written tile was made here and needs no backup: fold into it.
@@ -202,12 +213,7 @@ def finish_tile(path, store_id, tile, batch, partials, n_img2, with_dq, writer=N
         state, partials, store.meta.fillval, store.meta.fillval2, store.meta.grid.origin(tile),
         blank=marks[0] == 0,
     )  # fmt: skip
-    behind = writer_for(writer)
-    if behind is None:
-        store.write_tile(tile, before, after, batch, marks)
-    else:
-        behind.submit(store.write_tile, tile, before, after, batch, marks)
-    return tile
+    store.write_tile(tile, before, after, batch, marks)
 
 
 def _copy_state(state: TileState) -> TileState:

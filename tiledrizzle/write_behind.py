@@ -1,16 +1,19 @@
-"""Write finished tiles behind the computation, on the schedulers that run in this process.
+"""Finish tiles behind the computation, on the schedulers that run in this process.
 
-On the local schedulers (sync, threads) a reducer task hands its finished tile
-to a writer thread and returns, so the tile's Zarr encoding and file I/O
-overlap the kernels of the next tiles instead of stalling them. The write
-itself is ``MosaicStore.write_tile``, unchanged: each tile is still written
-once per batch, crash-safely, and marked committed only after its data.
+On the local schedulers (sync, threads) a reducer task hands its tile's
+partial sums to a writer thread and returns, so merging them into the tile
+(``mosaic.merge_and_write``: read what the tile held, ``reduce_tile``), the
+tile's Zarr encoding and the file I/O overlap the kernels of the next tiles
+instead of stalling them. The write itself is ``MosaicStore.write_tile``,
+unchanged: each tile is still written once per batch, crash-safely, and
+marked committed only after its data. The merge runs in global input order
+whatever thread runs it, so the tiles' bits do not change.
 
 ``TileWriteBehind.flush`` waits until every tile handed over has landed and
 raises the first error; the engine calls it at the end of every wave, so a
 batch is only reported complete (and the store's lock only released) once
-every tile is on disk. At most ``MAX_PENDING`` finished tiles wait: memory
-stays bounded by the tiles in flight. A process that dies with tiles pending
+every tile is on disk. At most ``MAX_PENDING`` tiles wait (with their partial
+sums): memory stays bounded by the tiles in flight. A process that dies with tiles pending
 leaves them uncommitted, and a resumed batch redoes them.
 
 Clusters and the multiprocessing scheduler write synchronously in the task:
@@ -23,8 +26,8 @@ import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-MAX_PENDING = 4
-"""Finished tiles that may wait for their write; a reducer with more waits its turn."""
+MAX_PENDING = 3
+"""Tiles that may wait for their merge and write; a reducer with more waits its turn."""
 
 _WRITERS: dict = {}
 _IDS = itertools.count(1)
