@@ -11,6 +11,7 @@ import pytest
 from test_fits_inputs import output_wcs, write_exposure
 
 from tiledrizzle import allocator
+from tiledrizzle.cli import main as cli_main
 from tiledrizzle.output_wcs import wcs_to_header_string
 from tiledrizzle.store import MosaicStore
 
@@ -78,20 +79,29 @@ def test_warm_up_needs_the_settings_first():
 
 
 @glibc_only
-def test_console_mosaic_with_warm_heap_equals_the_api_bit_for_bit(tmp_path):
+def test_the_console_command_with_its_allocator_settings_changes_no_bit(tmp_path):
+    # `python -m tiledrizzle` (settings applied, heap warmed on sync and threads) on two
+    # schedulers, against main() in this process (no settings): the same stores.
     files = [str(write_exposure(tmp_path / f"e{k}.fits", k)) for k in range(3)]
     hdr = tmp_path / "out.hdr"
     hdr.write_text(wcs_to_header_string(output_wcs()))
+
+    def args(store, scheduler):
+        return ["mosaic", *files, "--out", str(store), "--wcs", str(hdr), "--tile", "32",
+                "--err-ext", "ERR", "--scheduler", scheduler, "--no-progress"]  # fmt: skip
+
     stores = {}
     for scheduler in ("threads", "sync"):
         stores[scheduler] = tmp_path / f"{scheduler}.zarr"
-        proc = subprocess.run(
-            [sys.executable, "-m", "tiledrizzle", "mosaic", *files, "--out",
-             str(stores[scheduler]), "--wcs", str(hdr), "--tile", "32", "--err-ext", "ERR",
-             "--scheduler", scheduler, "--no-progress"],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        proc = subprocess.run([sys.executable, "-m", "tiledrizzle", *args(stores[scheduler],
+                              scheduler)], capture_output=True, text=True, timeout=300)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
-    a, b = (MosaicStore.open(str(stores[s])).group for s in ("threads", "sync"))
+    stores["in-process"] = tmp_path / "in_process.zarr"
+    assert cli_main(args(stores["in-process"], "sync")) == 0
+    groups = {name: MosaicStore.open(str(path)).group for name, path in stores.items()}
+    assert (groups["in-process"]["wht"][...] > 0).any()
     for name in ("img", "wht", "ctx", "img2/0"):
-        np.testing.assert_array_equal(a[name][...], b[name][...], err_msg=name)
+        expected = groups["in-process"][name][...]
+        for scheduler in ("threads", "sync"):
+            np.testing.assert_array_equal(groups[scheduler][name][...], expected,
+                                          err_msg=f"{name} ({scheduler})")  # fmt: skip

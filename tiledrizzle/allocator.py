@@ -72,7 +72,6 @@ def keep_freed_memory() -> dict:
     return applied
 
 
-
 WARM_BYTES = 512 * 2**20
 """Heap faulted in ahead of a mosaic on a local scheduler (about one strip cache)."""
 

@@ -10,11 +10,12 @@ marked committed only after its data. The merge runs in global input order
 whatever thread runs it, so the tiles' bits do not change.
 
 ``TileWriteBehind.flush`` waits until every tile handed over has landed and
-raises the first error; the engine calls it at the end of every wave, so a
-batch is only reported complete (and the store's lock only released) once
-every tile is on disk. At most ``MAX_PENDING`` tiles wait (with their partial
-sums): memory stays bounded by the tiles in flight. A process that dies with tiles pending
-leaves them uncommitted, and a resumed batch redoes them.
+raises the first error; the engine closes its writer (``close``: a flush, then
+the thread stops) before a batch ends, so a batch is only reported complete
+(and the store's lock only released) once every tile is on disk. At most
+``MAX_PENDING`` tiles wait (with their partial sums): memory stays bounded by
+the tiles in flight. A process that dies with tiles pending leaves them
+uncommitted, and a resumed batch redoes them.
 
 Clusters and the multiprocessing scheduler write synchronously in the task:
 their workers live in other processes, beyond a flush from the client.
