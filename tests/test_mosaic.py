@@ -2,6 +2,7 @@
 within the parity tolerances of the reference; incremental batches; the store's contract."""
 
 import os
+import time
 import warnings
 
 import numpy as np
@@ -248,6 +249,49 @@ def test_second_writer_is_refused(tmp_path):
     # The holder is gone: its stale lock no longer blocks the store.
     mosaic(exposures(2, seed=2), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
     assert not os.path.exists(lock)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
+def test_lock_of_an_exited_unreaped_or_replaced_holder_is_broken(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tiledrizzle.store import LOCK_NAME, StoreLockedError
+
+    path = tmp_path / "z.zarr"
+    mosaic(exposures(1, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    lock = path / LOCK_NAME
+    host = os.uname().nodename
+    with open("/proc/self/stat") as f:
+        my_start = int(f.read().rsplit(")", 1)[1].split()[19])
+
+    def hold(pid, started=None):
+        lock.write_text(json.dumps({"pid": pid, "host": host, "started": started}))
+
+    # A holder that exited but was not reaped (a zombie) holds nothing.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(f"/proc/{child.pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.01)
+    try:
+        hold(child.pid)
+        mosaic(exposures(2, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+        assert not lock.exists()
+    finally:
+        child.wait()
+    # A lock naming a live process (this one) with another start time: its number was
+    # reused, the holder is gone. With this process's own start time it is held.
+    hold(os.getpid(), my_start + 1)
+    mosaic(exposures(3, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    assert not lock.exists()
+    hold(os.getpid(), my_start)
+    with pytest.raises(StoreLockedError, match=f"pid {os.getpid()}"):
+        mosaic(exposures(4, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    lock.unlink()
 
 
 @pytest.mark.parametrize(

@@ -346,7 +346,8 @@ class MosaicStore:
         path = self._lock_path()
         if path is None:
             return
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time(),
+              "started": (_process_state(os.getpid()) or (None, None))[1]}  # fmt: skip
         for _ in range(2):
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -442,16 +443,38 @@ def _read_lock(path):
         return None
 
 
+def _process_state(pid):
+    """``(state, start time)`` of process ``pid`` from ``/proc`` (Linux), else None.
+
+    The start time (clock ticks after boot) tells a process from a later one that
+    reuses its number; state ``Z`` is a process that has exited but not been reaped.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after "pid (command name)"
+        return fields[0], int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _holder_is_dead(holder) -> bool:
+    """True when the lock's holder ran on this host and is gone: no such process, an
+    exited one not yet reaped (a zombie), or another process that now has its number."""
     if holder.get("host") != socket.gethostname():
         return False
     try:
-        os.kill(int(holder["pid"]), 0)
+        pid = int(holder["pid"])
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except (PermissionError, KeyError, ValueError, TypeError):
         return False
-    return False
+    now = _process_state(pid)
+    if now is None:
+        return False
+    state, started = now
+    recorded = holder.get("started")
+    return state == "Z" or (isinstance(recorded, int) and recorded != started)
 
 
 def _describe(holder):
