@@ -30,7 +30,7 @@ from tiledrizzle.io import FitsExposure, FitsInputError
 from tiledrizzle.mosaic import InputsOutsideWarning, mosaic
 from tiledrizzle.output_wcs import wcs_to_header_string
 from tiledrizzle.resample import Drizzle, blot_image
-from tiledrizzle.store import StoreError, StoreLockedError
+from tiledrizzle.store import LOCK_NAME, StoreError, StoreLockedError
 
 # -- small inputs --------------------------------------------------------------------------
 
@@ -818,8 +818,10 @@ def test_cli_store_locked_by_a_live_process(tmp_path, base_store, capsys, live_p
     assert cli(w.mosaic_store()) == 2
     err = capsys.readouterr().err
     host = os.uname().nodename
+    lock_path = os.path.join(w.store, LOCK_NAME)
     assert err == (f"tiledrizzle: error: the store {w.store!r} is being written by another job "
-                   f"(pid {live_pid} on {host}); wait for it to finish\n")  # fmt: skip
+                   f"(pid {live_pid} on {host}); wait for it to finish, or, if that job is "
+                   f"gone (e.g. on another host), remove {lock_path!r} and resume\n")  # fmt: skip
     assert store_checksum(w.store) == before
 
 

@@ -358,7 +358,8 @@ class MosaicStore:
                     continue
                 raise StoreLockedError(
                     f"the store {self.path!r} is being written by another job "
-                    f"({_describe(holder)}); wait for it to finish"
+                    f"({_describe(holder)}); wait for it to finish, or, if that job is "
+                    f"gone (e.g. on another host), remove {path!r} and resume"
                 ) from None
             with os.fdopen(fd, "w") as f:
                 json.dump(me, f)
