@@ -583,7 +583,9 @@ def _run_waves(
     caller's ``writer.close`` waits for the last of them.
     """
     placed = _place_inputs(runner, scanned, used, batch, 0)
-    band_uses = _band_uses(todo, tasks, plans, scanned, block_shape)
+    bands = {(tile, k): task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape)
+             for tile in todo for k in tasks[tile]}  # fmt: skip
+    band_uses = _band_uses(bands, scanned)
     key = None if writer is None else writer.key
     marks = None
     if writer is not None:
@@ -593,8 +595,8 @@ def _run_waves(
         for attempt in range(1, MAX_WAVE_ATTEMPTS + 1):
             try:
                 graph, keys = _wave_graph(
-                    wave, tasks, placed, plans, scanned, block_shape, grid, st, attrs,
-                    batch, n_img2, with_dq, key, marks, attempt, band_uses,
+                    wave, tasks, placed, plans, scanned, grid, st, attrs, batch, n_img2,
+                    with_dq, key, marks, attempt, bands, band_uses,
                 )  # fmt: skip
                 runner.compute_graph(graph, keys, on_result=progress_bar.step)
                 break
@@ -614,24 +616,25 @@ def _place_inputs(runner, scanned, used, batch, attempt):
     return dict(zip(used, refs, strict=True)), graph
 
 
-def _band_uses(todo, tasks, plans, scanned, block_shape):
-    """How many tasks of the ``todo`` tiles read each band of each lazy input:
-    ``{(input index, first row of the band): tasks}`` (see ``tiledrizzle.strips``)."""
+def _band_uses(bands, scanned):
+    """How many tasks read each band of each lazy input, from the tasks' ``bands``
+    (``{(tile, input index): bands}``): ``{(input index, first row of the band):
+    tasks}`` (see ``tiledrizzle.strips``)."""
     uses = Counter()
-    for tile in todo:
-        for k in tasks[tile]:
-            if isinstance(scanned[k], LazyExposure):
-                for band in task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape):
-                    uses[k, band[0]] += 1
+    for (_, k), task in bands.items():
+        if isinstance(scanned[k], LazyExposure):
+            for band in task:
+                uses[k, band[0]] += 1
     return uses
 
 
 def _wave_graph(
-    wave, tasks, placed, plans, scanned, block_shape, grid, st, attrs, batch, n_img2, with_dq,
-    writer, marks, attempt, band_uses,
+    wave, tasks, placed, plans, scanned, grid, st, attrs, batch, n_img2, with_dq, writer, marks,
+    attempt, bands_of, band_uses,
 ):  # fmt: skip
     """``(graph, keys)``: one reducer per tile of ``wave`` over one drizzle task per
-    (tile, input); the keys are the reducers'.
+    (tile, input); the keys are the reducers'. ``bands_of[tile, input]`` holds each
+    task's bands, ``band_uses`` how many tasks read each lazy input's bands.
 
     The graph is built from ``dask.task_spec`` nodes with keys named after store,
     batch, attempt, tile and input (``dask.delayed`` would hash every argument,
@@ -646,7 +649,7 @@ def _wave_graph(
         parts = []
         for k in tasks[tile]:
             key = f"drizzle_tile-{prefix}-{ty}-{tx}-{k}"
-            bands = task_bands(plans[k].tiles[tile], block_shape, scanned[k].shape)
+            bands = bands_of[tile, k]
             lazy = isinstance(scanned[k], LazyExposure)
             graph[key] = Task(
                 key, drizzle_tile, ref_of[k], bands,
