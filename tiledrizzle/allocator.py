@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -61,8 +62,6 @@ def keep_freed_memory() -> dict:
         mallopt = _libc().mallopt
     except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
         return {}
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
     applied = {}
     for env_name, param, value in SETTINGS:
         if env_name in os.environ:
@@ -79,8 +78,13 @@ WARM_CHUNK = 16 * 2**20
 """Blocks of the warm-up: below the mmap threshold, so they come from the heap."""
 
 
+@functools.cache
 def _libc():
+    """The C library with the signatures used here (mallopt only where it exists)."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if hasattr(libc, "mallopt"):
+        libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+        libc.mallopt.restype = ctypes.c_int
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = (ctypes.c_size_t,)
     libc.free.argtypes = (ctypes.c_void_p,)
