@@ -117,7 +117,7 @@ def main(argv=None):
     except ImportError:
         print("bench_blot: the reference package 'drizzle' is not installed.")
         return 0
-    from tiledrizzle.blot import blot_image
+    from tiledrizzle.engine.blot import blot_image
 
     sky, pixmap = nircam_case()
     mpix = pixmap.shape[0] * pixmap.shape[1] / 1e6

@@ -189,7 +189,7 @@ def write_inputs(workdir, n_files, shape, seed):
 
 def output_grid(wcses):
     """TAN grid over all footprints, input pixel scale, +y along the detectors' +y axis."""
-    from tiledrizzle.output_wcs import fit_output_wcs
+    from tiledrizzle.inputs.output_wcs import fit_output_wcs
 
     cd = wcses[0].wcs.cd
     rotation = math.degrees(math.atan2(cd[0, 1], cd[1, 1]))  # PA of +y, east of north
@@ -251,7 +251,7 @@ def run_reference(paths, wcses, out_wcs):
 
 def compare(store, ref, exptime):
     """Agreement of the CLI's mosaic with the reference's; returns (checks, figures)."""
-    from tiledrizzle.store import MosaicStore
+    from tiledrizzle.store.zarr_store import MosaicStore
 
     group = MosaicStore.open(store).group
     img, wht, ctx = group["img"][...], group["wht"][...], group["ctx"][...]
@@ -297,7 +297,7 @@ def _popcount(ctx):
 
 def pixmap_error(wcs, out_wcs):
     """Largest fast-mode interpolation error (output px) measured on its check lattice."""
-    from tiledrizzle.pixmap import WCSPixmap
+    from tiledrizzle.inputs.pixmap import WCSPixmap
 
     pm = WCSPixmap(wcs, out_wcs, wcs.array_shape, mode="fast")
     ny, nx = wcs.array_shape
@@ -332,7 +332,7 @@ def main(argv=None):
 
 
 def _bench(args, workdir, schedulers, n_files, shape):
-    from tiledrizzle.output_wcs import wcs_to_header_string
+    from tiledrizzle.inputs.output_wcs import wcs_to_header_string
 
     t0 = time.perf_counter()
     paths, wcses = write_inputs(workdir, n_files, shape, args.seed)

@@ -14,7 +14,7 @@ fresh ``Drizzle(kernel=k, out_shape=...)`` (constructed outside the timer), and
 the median of ``--repeat`` timings is reported.  Throughput is input pixels per
 second.
 
-A second measurement times the kernel entry point alone (``DRIZZLE_KERNELS[k]``
+A second measurement times the kernel entry point alone (``KERNELS[k].run``
 called directly, with the row limits of ``tiledrizzle.scanlines.plan_scanlines``
 computed once, on preallocated accumulators zeroed outside the timer, with a
 context plane as ``add_image`` uses), so kernel speed is visible apart from the
@@ -90,8 +90,8 @@ def kernel_call(kernel, out_shape, data, weights, pixmap):
     Everything but the kernel call (scan plan, accumulator allocation, zeroing)
     happens before the returned function is timed; it returns the elapsed seconds.
     """
-    from tiledrizzle.kernels.drizzle import DRIZZLE_KERNELS
-    from tiledrizzle.scanlines import plan_scanlines
+    from tiledrizzle.kernels.registry import KERNELS
+    from tiledrizzle.engine.scan import plan_scanlines
 
     ny, nx = data.shape
     out_ny, out_nx = out_shape
@@ -103,7 +103,7 @@ def kernel_call(kernel, out_shape, data, weights, pixmap):
     data2 = np.zeros((0, ny, nx), dtype=np.float32)
     empty_dq = np.zeros((0, 0), dtype=np.uint32)
     empty_hits = np.zeros((0, 0), dtype=np.uint8)
-    func = DRIZZLE_KERNELS[kernel]
+    func = KERNELS[kernel].run
 
     def run():
         flux[...] = 0.0

@@ -243,8 +243,8 @@ def eight_pointings(det, rng):
 
 def case_eight(side, tile):
     """Inputs (dicts for ``mosaic``), output WCS and the arrays the reference gets."""
-    from tiledrizzle.output_wcs import fit_output_wcs
-    from tiledrizzle.pixmap import WCSPixmap
+    from tiledrizzle.inputs.output_wcs import fit_output_wcs
+    from tiledrizzle.inputs.pixmap import WCSPixmap
 
     base, _ = read_detector_wcs()
     det = cutout(base, side)
@@ -283,7 +283,7 @@ def run_reference(case):
 
 
 def run_tiled(case, workdir, scheduler):
-    from tiledrizzle.mosaic import mosaic
+    from tiledrizzle import mosaic
 
     store = tempfile.mkdtemp(prefix="store-", dir=workdir)
     shutil.rmtree(store)
@@ -335,8 +335,8 @@ def timed_engine(timers):
     """Wrap the kernel entry of ``tasks.drizzle_tile`` and the engine's stages (undone after)."""
     from tiledrizzle import mosaic as mosaic_mod
     from tiledrizzle import tasks as tasks_mod
-    from tiledrizzle.store import MosaicStore
-    from tiledrizzle.write_behind import TileWriteBehind
+    from tiledrizzle.store.zarr_store import MosaicStore
+    from tiledrizzle.engine.write_behind import TileWriteBehind
 
     saved = []
 
@@ -380,11 +380,11 @@ def single_pass_kernels(case):
     As ``benchmarks/bench_kernels.py``: scan limits from ``plan_scanlines``, float64
     accumulators and a context plane allocated (and zeroed) outside the timer.
     """
-    from tiledrizzle.kernels.drizzle import DRIZZLE_KERNELS
-    from tiledrizzle.scanlines import plan_scanlines
+    from tiledrizzle.kernels.registry import KERNELS
+    from tiledrizzle.engine.scan import plan_scanlines
 
     out_ny, out_nx = case["out_shape"]
-    func = DRIZZLE_KERNELS["square"]
+    func = KERNELS["square"].run
     empty_dq = np.zeros((0, 0), dtype=np.uint32)
     empty_hits = np.zeros((0, 0), dtype=np.uint8)
     var = np.zeros((0, out_ny, out_nx))
@@ -529,7 +529,7 @@ def write_sparse_inputs(folder, side, grid_small, tile, grid_big):
     """
     from astropy.io import fits
 
-    from tiledrizzle.output_wcs import fit_output_wcs, wcs_to_header_string
+    from tiledrizzle.inputs.output_wcs import fit_output_wcs, wcs_to_header_string
 
     base, header = read_detector_wcs()
     det = cutout(base, side)
@@ -588,9 +588,9 @@ def store_footprint(path):
 
 def ooc_child(spec):
     """In the subprocess: drizzle the FITS inputs onto one grid; print a JSON line."""
-    from tiledrizzle.io import FitsExposure
-    from tiledrizzle.mosaic import mosaic
-    from tiledrizzle.output_wcs import wcs_from_header_file
+    from tiledrizzle.inputs.fits import FitsExposure
+    from tiledrizzle import mosaic
+    from tiledrizzle.inputs.output_wcs import wcs_from_header_file
 
     out_wcs = wcs_from_header_file(spec["header"])
     inputs = [FitsExposure(p, weight="uniform") for p in spec["inputs"]]

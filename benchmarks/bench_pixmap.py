@@ -82,7 +82,7 @@ def main(argv=None):
 
     from drizzle.utils import calc_pixmap as reference_calc_pixmap
 
-    from tiledrizzle.pixmap import WCSPixmap
+    from tiledrizzle.inputs.pixmap import WCSPixmap
 
     detector = read_wcs(DETECTOR_HEADER)
     output = read_wcs(OUTPUT_HEADER)

@@ -24,7 +24,7 @@ def make_demo_inputs(directory, n_exposures, seed):
     """Demo FITS exposures in ``directory`` unless it already holds FITS files; their paths."""
     import numpy as np
 
-    from tiledrizzle.demo import write_exposures
+    from tiledrizzle.cli.demo import write_exposures
 
     existing = sorted(glob.glob(os.path.join(directory, "*.fits")))
     if existing:

@@ -93,7 +93,7 @@ def slow_reducer(seconds):
     Reaches the local schedulers of this process ('sync', 'threads'): ``mosaic`` looks the
     reducer up in its module when it builds the graph.
     """
-    import tiledrizzle.mosaic as engine
+    import tiledrizzle.engine.batch as engine
 
     engine.finish_tile = _delayed(engine.finish_tile, seconds)
 
@@ -104,7 +104,7 @@ def slow_tasks(seconds):
     Also resets the count of tasks run (``task_calls``). Run it in the workers with
     ``Client.run(slow_tasks, seconds)``, or let the preload hook run it.
     """
-    import tiledrizzle.tasks as tasks
+    import tiledrizzle.engine.tasks as tasks
 
     if not hasattr(tasks.drizzle_tile, "delay"):
         tasks.drizzle_tile = _delayed(tasks.drizzle_tile, seconds)
@@ -114,7 +114,7 @@ def slow_tasks(seconds):
 
 def task_calls():
     """How many per-(tile, input) tasks this process ran since ``slow_tasks`` last ran."""
-    import tiledrizzle.tasks as tasks
+    import tiledrizzle.engine.tasks as tasks
 
     return getattr(tasks.drizzle_tile, "calls", None)
 
@@ -130,7 +130,7 @@ def _load_job(store, wave_bytes):
 
     import psutil
 
-    import tiledrizzle.mosaic as engine
+    import tiledrizzle.engine.batch as engine
 
     inputs = load_inputs()
     with tempfile.TemporaryDirectory() as tmp:  # load the kernels and zarr before measuring
@@ -175,7 +175,7 @@ def main(argv=None):
         print(json.dumps(report), flush=True)
         return 0
 
-    import tiledrizzle.mosaic as engine
+    import tiledrizzle.engine.batch as engine
 
     if args.slow > 0:
         slow_reducer(args.slow)

@@ -25,12 +25,13 @@ from drizzle.resample import blot_image as ref_blot_image
 from mosaic_inputs import add_image_kwargs, assert_identical, exposures, outputs, store_checksum
 from parity import affine_pixmap, compare
 
-from tiledrizzle.cli import main as cli
-from tiledrizzle.io import FitsExposure, FitsInputError
-from tiledrizzle.mosaic import InputsOutsideWarning, mosaic
-from tiledrizzle.output_wcs import wcs_to_header_string
+from tiledrizzle.cli.commands import main as cli
+from tiledrizzle import FitsExposure, FitsInputError
+from tiledrizzle import InputsOutsideWarning, mosaic
+from tiledrizzle.inputs.output_wcs import wcs_to_header_string
 from tiledrizzle.resample import Drizzle, blot_image
-from tiledrizzle.store import LOCK_NAME, StoreError, StoreLockedError
+from tiledrizzle import StoreError, StoreLockedError
+from tiledrizzle.store.lock import LOCK_NAME
 
 # -- small inputs --------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from conftest import nircam_pixmap, requires_wcs_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiledrizzle.blot import blot_block, blot_image, blot_input_box
+from tiledrizzle.engine.blot import blot_block, blot_image, blot_input_box
 
 drizzle_resample = pytest.importorskip("drizzle.resample")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from mosaic_inputs import OUT_SHAPE, exposures
 
-from tiledrizzle.blot_store import blot_mosaic
-from tiledrizzle.mosaic import mosaic
+from tiledrizzle.products.blot_mosaic import blot_mosaic
+from tiledrizzle import mosaic
 from tiledrizzle.resample import blot_image
 
 

@@ -492,7 +492,7 @@ def assert_all_gone(pids):
 
 
 def test_local_scripts_run_a_mosaic_on_a_real_cluster_and_stop_it(tmp_path):
-    from tiledrizzle.store import MosaicStore
+    from tiledrizzle.store.zarr_store import MosaicStore
 
     run_dir = tmp_path / "run"
     out = subprocess.run(
@@ -518,7 +518,7 @@ def test_local_scripts_run_a_mosaic_on_a_real_cluster_and_stop_it(tmp_path):
     # The same files drizzled by the threaded scheduler give the same bytes.
     inputs = sorted(str(p) for p in (run_dir / "inputs").glob("*.fits"))
     assert len(inputs) == 2
-    from tiledrizzle.cli import main
+    from tiledrizzle.cli.commands import main
 
     here = tmp_path / "threads.zarr"
     assert main(["mosaic", *inputs, "--out", str(here), "--tile", "256",

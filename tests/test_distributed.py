@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from mosaic_inputs import OUT_SHAPE, add_image_kwargs, assert_identical, exposures, outputs
 
-from tiledrizzle.mosaic import mosaic
+from tiledrizzle import mosaic
 from tiledrizzle.resample import Drizzle
 
 distributed = pytest.importorskip("distributed")

@@ -11,12 +11,12 @@ import pytest
 from mosaic_inputs import assert_identical, outputs
 
 from tiledrizzle.kernels.footprint import map_step, window_columns
-from tiledrizzle.mosaic import mosaic
-from tiledrizzle.plan import _block_edges
-from tiledrizzle.reach import centre_reach
+from tiledrizzle import mosaic
+from tiledrizzle.engine.input_plan import _block_edges
+from tiledrizzle.kernels.reach import centre_reach
 from tiledrizzle.resample import Drizzle
-from tiledrizzle.strips import StripCache
-from tiledrizzle.write_behind import TileWriteBehind
+from tiledrizzle.engine.strips import StripCache
+from tiledrizzle.engine.write_behind import TileWriteBehind
 
 
 def _smooth_pixmap(rng, shape, scale, angle_deg, shear=1e-4):
@@ -51,15 +51,15 @@ def test_jumping_column_search_finds_the_same_columns(seed):
 
 def _untiled_weight(e, out_shape, pixfrac):
     """Σw of one input over the whole output: one kernel call, no planning, no narrowing."""
-    from tiledrizzle.kernels.drizzle import DRIZZLE_KERNELS
-    from tiledrizzle.scanlines import plan_scanlines
+    from tiledrizzle.kernels.registry import KERNELS
+    from tiledrizzle.engine.scan import plan_scanlines
 
     out_ny, out_nx = out_shape
     ny, nx = e["data"].shape
     scan = plan_scanlines(e["pixmap"], (0, nx - 1, 0, ny - 1), out_shape)
     flux, wht = np.zeros(out_shape), np.zeros(out_shape)
     no_dq, no_hits = np.zeros((0, 0), np.uint32), np.zeros((0, 0), np.uint8)
-    DRIZZLE_KERNELS["square"](
+    KERNELS["square"].run(
         e["data"], np.ones_like(e["data"]), np.zeros((0, ny, nx), np.float32), no_dq,
         e["pixmap"], 0, 0, nx, ny, scan.row_first, scan.row_last, 0, nx - 1, scan.x_first,
         scan.x_last, out_nx, out_ny, 0, 0, flux, wht, np.zeros((0,) + out_shape),
@@ -182,7 +182,7 @@ def test_strip_cache_drops_a_strip_after_its_last_use():
 def test_lazy_strips_are_made_once_and_leave_after_their_last_task(tmp_path, monkeypatch):
     from mosaic_inputs import OUT_SHAPE, exposures
 
-    from tiledrizzle import strips, tasks
+    from tiledrizzle.engine import strips, tasks
 
     made, taken, left_in_cache = {}, {}, []
     real_make, real_get = strips.make_strip, strips.StripCache.get
@@ -295,7 +295,7 @@ def test_a_merge_failing_behind_the_kernels_stops_the_batch_and_resume_finishes_
 ):
     from mosaic_inputs import OUT_SHAPE, exposures
 
-    from tiledrizzle import mosaic as mosaic_mod
+    from tiledrizzle.engine import reduce as mosaic_mod
 
     inputs = exposures(3, seed=5)
     kw = dict(out_shape=OUT_SHAPE, tile_shape=(40, 40), scheduler=scheduler)
@@ -322,7 +322,7 @@ def test_a_merge_failing_behind_the_kernels_stops_the_batch_and_resume_finishes_
 def test_block_edges_from_one_exact_evaluation_match_slices():
     from astropy.wcs import WCS
 
-    from tiledrizzle.pixmap import WCSPixmap
+    from tiledrizzle.inputs.pixmap import WCSPixmap
 
     def tan(crval, cdelt, rot, shape):
         w = WCS(naxis=2)

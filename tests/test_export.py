@@ -13,11 +13,12 @@ from astropy.wcs import WCS
 from mosaic_inputs import OUT_SHAPE, exposures
 
 import tiledrizzle
-from tiledrizzle import export
-from tiledrizzle.export import block_mean, export_fits, preview_png
-from tiledrizzle.mosaic import mosaic
-from tiledrizzle.output_wcs import wcs_from_header_string
-from tiledrizzle.store import MosaicStore
+from tiledrizzle.products import export, preview
+from tiledrizzle.products.export import export_fits
+from tiledrizzle.products.preview import block_mean, preview_png
+from tiledrizzle import mosaic
+from tiledrizzle.inputs.output_wcs import wcs_from_header_string
+from tiledrizzle.store.zarr_store import MosaicStore
 
 
 def out_wcs(shape=OUT_SHAPE):

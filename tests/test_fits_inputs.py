@@ -10,11 +10,11 @@ from astropy.io import fits
 from astropy.wcs import WCS, Sip
 from mosaic_inputs import store_checksum
 
-from tiledrizzle.cli import main as cli
-from tiledrizzle.io import FitsExposure, FitsInputError
-from tiledrizzle.mosaic import mosaic
-from tiledrizzle.output_wcs import wcs_to_header_string
-from tiledrizzle.store import MosaicStore
+from tiledrizzle.cli.commands import main as cli
+from tiledrizzle import FitsExposure, FitsInputError
+from tiledrizzle import mosaic
+from tiledrizzle.inputs.output_wcs import wcs_to_header_string
+from tiledrizzle.store.zarr_store import MosaicStore
 
 SHAPE = (60, 70)
 SCALE = 0.2 / 3600
@@ -93,7 +93,7 @@ def test_fits_mosaic_masks_bad_pixels_and_uses_inverse_variance(tmp_path, files)
 
 
 def test_fits_inputs_equal_arrays_through_the_same_pixmaps(tmp_path, files):
-    from tiledrizzle.pixmap import WCSPixmap
+    from tiledrizzle.inputs.pixmap import WCSPixmap
 
     out = output_wcs()
     from_files = mosaic(fits_inputs(files, weight="exptime", dq_ext=None, err_ext=None),
@@ -239,7 +239,7 @@ def test_store_unchanged_after_a_failed_add(tmp_path, files):
 
 
 def test_demo_recovers_star_fluxes(tmp_path, capsys):
-    from tiledrizzle.demo import run_demo
+    from tiledrizzle.cli.demo import run_demo
 
     result, summary = run_demo(n_exposures=2, workdir=str(tmp_path / "demo"), scheduler="sync")
     out = capsys.readouterr().out

@@ -105,12 +105,8 @@ def _store_arrays(path):
 
 
 def batch_hash(kernel, tmp):
-    import tiledrizzle
+    from tiledrizzle import mosaic as run
 
-    # the batch API's function (the module of the same name before the move)
-    run = getattr(tiledrizzle, "mosaic", None)
-    if not callable(run):
-        from tiledrizzle.mosaic import mosaic as run
     inputs, out_shape = _inputs()
     path = pathlib.Path(tmp) / f"batch-{kernel}.zarr"
     run(inputs[:3], path, out_shape=out_shape, tile_shape=(32, 40), kernel=kernel,
@@ -148,7 +144,7 @@ def _write_fits(path, k):
 
 
 def cli_hash(tmp):
-    from tiledrizzle.cli import main
+    from tiledrizzle.cli.commands import main
 
     tmp = pathlib.Path(tmp)
     files = [_write_fits(tmp / f"in{k}.fits", k) for k in range(3)]

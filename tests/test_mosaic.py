@@ -17,9 +17,9 @@ from mosaic_inputs import (
 )
 from parity import assert_outputs_match, data_scale
 
-from tiledrizzle.mosaic import InputsOutsideWarning, mosaic
+from tiledrizzle import InputsOutsideWarning, mosaic
 from tiledrizzle.resample import Drizzle
-from tiledrizzle.store import MosaicStore, StoreError
+from tiledrizzle import MosaicStore, StoreError
 
 KERNELS = ["square", "point", "turbo", "gaussian", "lanczos2", "lanczos3"]
 TILE_SHAPES = [(64, 64), (100, 37), (512, 512), OUT_SHAPE]
@@ -178,7 +178,7 @@ def test_store_of_another_grid_is_refused_untouched(tmp_path, change, message):
 
 
 def test_interrupted_batch_resumes_to_identical_store(tmp_path, monkeypatch):
-    import tiledrizzle.mosaic as engine
+    import tiledrizzle.engine.batch as engine
 
     inputs = exposures(8, seed=12, data2=True)
     clean = run_mosaic(inputs[:5], tmp_path / "clean.zarr", "square", tile_shape=(40, 40))
@@ -229,7 +229,7 @@ def test_second_writer_is_refused(tmp_path):
     import subprocess
     import sys
 
-    from tiledrizzle.store import StoreLockedError
+    from tiledrizzle import StoreLockedError
 
     path = tmp_path / "m.zarr"
     mosaic(exposures(2, seed=1), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
@@ -257,7 +257,8 @@ def test_lock_of_an_exited_unreaped_or_replaced_holder_is_broken(tmp_path):
     import subprocess
     import sys
 
-    from tiledrizzle.store import LOCK_NAME, StoreLockedError
+    from tiledrizzle import StoreLockedError
+    from tiledrizzle.store.lock import LOCK_NAME
 
     path = tmp_path / "z.zarr"
     mosaic(exposures(1, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))

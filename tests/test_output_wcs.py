@@ -11,7 +11,7 @@ from astropy.wcs import WCS, FITSFixedWarning, Sip
 from astropy.wcs.utils import proj_plane_pixel_scales
 from conftest import NIRCAM_INPUT, NIRCAM_OUTPUTS, WCS_DIR, read_header_wcs, requires_wcs_data
 
-from tiledrizzle.output_wcs import (
+from tiledrizzle.inputs.output_wcs import (
     fit_output_wcs,
     wcs_from_header_file,
     wcs_from_header_string,

@@ -14,7 +14,7 @@ from drizzle import utils as ref_utils
 
 from tiledrizzle import utils
 from tiledrizzle.kernels.grid_interp import interpolate_tensor, lagrange_taps
-from tiledrizzle.pixmap import WCSPixmap, grid_nodes
+from tiledrizzle.inputs.pixmap import WCSPixmap, grid_nodes
 
 HST_FLT = WCS_DIR / "j8bt06nyq_sip_flt.fits"
 PARITY = 1e-9  # px: exact mode vs calc_pixmap

@@ -26,10 +26,11 @@ import reliability_job as job
 from dask.utils import parse_timedelta
 from mosaic_inputs import add_image_kwargs, assert_identical, outputs
 
-import tiledrizzle.schedulers
-from tiledrizzle.mosaic import MosaicResult, mosaic
+import tiledrizzle.engine.schedulers
+from tiledrizzle import MosaicResult, mosaic
 from tiledrizzle.resample import Drizzle
-from tiledrizzle.store import LOCK_NAME, MosaicStore, StoreError, StoreLockedError
+from tiledrizzle import MosaicStore, StoreError, StoreLockedError
+from tiledrizzle.store.lock import LOCK_NAME
 
 distributed = pytest.importorskip("distributed")
 
@@ -421,7 +422,7 @@ def test_writer_sees_a_batch_finished_while_it_prepared(tmp_path, procs, referen
     """Job B reads the store, then job A writes a whole batch and lets go of the lock before
     B takes it: B must work from the store as A left it (its batch after A's), not from
     what it read before."""
-    import tiledrizzle.mosaic as engine
+    import tiledrizzle.engine.batch as engine
 
     path = tmp_path / "m.zarr"
     shutil.copytree(reference["path"], path)

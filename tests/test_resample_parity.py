@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from parity import affine_pixmap, assert_outputs_match, compare, data_scale, distorted_pixmap, run
 
 from tiledrizzle.resample import Drizzle as TileDrizzle
-from tiledrizzle.scanlines import plan_scanlines
+from tiledrizzle.engine.scan import plan_scanlines
 
 KERNELS = ["square", "point", "turbo", "gaussian", "lanczos2", "lanczos3"]
 SHAPE = (36, 44)

@@ -1,3 +1,3 @@
-from .cli import run
+from tiledrizzle.cli import run
 
 run()

@@ -26,143 +26,35 @@ Differences from the reference, all deliberate:
 
 from __future__ import annotations
 
-import math
-import operator
 import warnings
 
 import numpy as np
-from dask.task_spec import Task
 
-from .blot import blot_image
-from .grid import TileGrid, positive_pair
-from .kernels.drizzle import NON_FLUX_CONSERVING
-from .kernels.pixmap_box import valid_pixmap_box
-from .partials import (
-    EMPTY_DQ,
-    PreparedInput,
-    band_row_extent,
-    context_bit,
-    drizzle_rolling,
-    fill_no_weight,
+from tiledrizzle.core.grid import TileGrid, positive_pair
+from tiledrizzle.core.kernel_input import context_bit
+from tiledrizzle.core.options import (
+    DEPRECATED_ARG,
+    check_dq_dtype,
+    check_kernel,
+    fill_number,
+    parse_fillval,
+    validate_add_image,
 )
-from .plan import DEFAULT_BLOCK_SHAPE, plan_input, scan_exposure, task_bands
-from .reach import halo_for, kernel_reach
-from .reduce import fill_empty, merge_window
-from .schedulers import Runner, check_scheduler
-from .tasks import drizzle_tile
+from tiledrizzle.engine.blot import blot_image
+from tiledrizzle.engine.graph import drizzle_exposure_tiles
+from tiledrizzle.engine.partials import drizzle_rolling, rolling_bands
+from tiledrizzle.engine.plan import DEFAULT_BLOCK_SHAPE, scan_exposure
+from tiledrizzle.engine.reduce import fill_empty, merge_window
+from tiledrizzle.engine.schedulers import check_scheduler
+from tiledrizzle.kernels.merge import fill_no_weight
+from tiledrizzle.kernels.registry import CTX_PLANE_BITS, KERNEL_NAMES, context_plane_count
 
 __all__ = ["Drizzle", "blot_image", "SUPPORTED_DRIZZLE_KERNELS", "CTX_PLANE_BITS"]
 
-SUPPORTED_DRIZZLE_KERNELS = ["square", "gaussian", "point", "turbo", "lanczos2", "lanczos3"]
-CTX_PLANE_BITS = 32
+SUPPORTED_DRIZZLE_KERNELS = list(KERNEL_NAMES)
 
 ROLLING_BAND_ROWS = 64
 """Input rows per kernel call on the untiled path (see ``Drizzle._drizzle_rolling``)."""
-
-_DEPRECATED_ARG = object()
-
-
-def _parse_fillval(out_img, fillval):
-    """Normalise a fill value to the reference's string form ('INDEF', 'NaN' or a number)."""
-    if fillval is None:
-        fillval = "INDEF"
-    elif isinstance(fillval, str):
-        fillval = fillval.strip()
-        if fillval.upper() in ("", "INDEF"):
-            fillval = "INDEF"
-        else:
-            try:
-                float(fillval)
-            except ValueError:
-                raise ValueError(
-                    f"could not convert string to float: {fillval!r} "
-                    "(fillval must be None, 'INDEF' or a number)"
-                ) from None
-            fillval = str(fillval)
-    else:
-        fillval = str(fillval)
-    if out_img is None and fillval == "INDEF":
-        fillval = "NaN"
-    return fillval
-
-
-def _fill_number(fillval):
-    """The float32 value written into empty pixels, or None to leave them alone."""
-    if fillval.strip().upper() == "INDEF":
-        return None
-    if fillval.strip().lower() == "nan":
-        return np.float32(np.nan)
-    return np.float32(float(fillval))
-
-
-def _check_dq_dtype(arr, name):
-    t = np.min_scalar_type(arr)
-    if t.kind not in ("i", "u") or t.itemsize > 4:
-        raise TypeError(
-            f"'{name}' must be of an unsigned integer type with itemsize of 4 bytes or less."
-        )
-
-
-def rolling_bands(exposure, out_shape, band_rows):
-    """Bands of ``band_rows`` input rows and the output rows each can reach.
-
-    Returns ``[(r0, r1, lo, hi), ...]`` for ``partials.drizzle_rolling``: input
-    rows ``r0..r1`` (within the scan) put weight only into output rows
-    ``lo..hi`` (``lo > hi``: none). The bound is the band's extent in output y
-    over its rows and ``halo_for(pixfrac)`` neighbour rows, widened by how far
-    the kernel reaches beyond it (``_rolling_reach``); where it is not finite
-    the band may reach any row.
-    """
-    inp = exposure.inp
-    out_ny = out_shape[0]
-    row_first, row_last = exposure.row_first, exposure.row_last
-    if row_last < row_first:
-        return []
-    square = inp.kernel == "square"
-    step_mode = (2 if inp.pixfrac > 2.0 else 1) if square else 0
-    extent = band_row_extent(
-        inp.pixmap, row_first, row_last, band_rows, halo_for(inp.pixfrac), step_mode
-    )
-    bands = []
-    for k in range(extent.shape[0]):
-        b = row_first // band_rows + k
-        r0, r1 = max(b * band_rows, row_first), min((b + 1) * band_rows - 1, row_last)
-        y_min, y_max, step = (float(v) for v in extent[k])
-        if not y_min <= y_max:
-            bands.append((r0, r1, 1, 0))  # no finite pixmap value: nothing lands
-            continue
-        reach = _rolling_reach(inp, step)
-        lo_f, hi_f = y_min - reach, y_max + reach
-        if not lo_f <= hi_f:  # NaN reach: any row
-            lo, hi = 0, out_ny - 1
-        else:
-            lo = math.floor(min(max(lo_f, 0.0), float(out_ny)))
-            hi = math.ceil(max(min(hi_f, out_ny - 1.0), -1.0))
-        bands.append((r0, r1, lo, hi))
-    return bands
-
-
-def _is_number(value):
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _rolling_reach(inp, step):
-    """How far (output rows) beyond the pixmap's y extent a kernel can put weight.
-
-    Square: a corner is a bilinear evaluation of the pixmap at offsets up to
-    ``dh = pixfrac / 2`` outside its cell (at the input's edges, or everywhere when
-    ``pixfrac > 2``), which strays from the cell's values by at most
-    ``(2 dh + 2 dh**2) step`` (``step``: the largest y change between neighbours
-    there; interior corners with ``pixfrac <= 2`` are convex combinations of
-    their neighbours and stray not at all). Other kernels: their reach from the
-    mapped centre (``plan.kernel_reach``). Plus the rounding margin.
-    """
-    return kernel_reach(inp.kernel, inp.pixfrac, inp.pscale_ratio, step)
-
 
 class Drizzle:
     """Resample and co-add images onto one output grid with the drizzle algorithm.
@@ -239,12 +131,11 @@ class Drizzle:
             )
         self._texptime = exptime
 
-        if not isinstance(kernel, str) or kernel.lower() not in SUPPORTED_DRIZZLE_KERNELS:
-            raise ValueError(f"Kernel '{kernel}' is not supported.")
+        check_kernel(kernel)
         self._kernel = kernel
 
-        self._fillval = _parse_fillval(out_img, fillval)
-        self._fillval2 = _parse_fillval(out_img2, fillval2)
+        self._fillval = parse_fillval(out_img, fillval)
+        self._fillval2 = parse_fillval(out_img2, fillval2)
 
         shapes = set()
         if out_img is not None:
@@ -262,7 +153,7 @@ class Drizzle:
                 raise ValueError("'out_ctx' must be either a 2D or 3D array.")
             shapes.add(out_ctx.shape[1:])
         if out_dq is not None:
-            _check_dq_dtype(out_dq, "out_dq")
+            check_dq_dtype(out_dq, "out_dq")
             out_dq = np.asarray(out_dq, dtype=np.uint32)
             shapes.add(out_dq.shape)
             self._out_dq = out_dq
@@ -363,7 +254,7 @@ class Drizzle:
             self._out_ctx = None
         else:
             if out_ctx is None:
-                n_planes = max_ctx_id // CTX_PLANE_BITS + 1
+                n_planes = context_plane_count(max_ctx_id + 1)
                 self._out_ctx = np.zeros((n_planes,) + tuple(out_shape), dtype=np.int32)
             else:
                 self._out_ctx = out_ctx
@@ -375,7 +266,7 @@ class Drizzle:
                         "values must have positive weights and vice-versa."
                     )
         if out_img is None:
-            fill = _fill_number(self._fillval)
+            fill = fill_number(self._fillval)
             self._out_img = np.full(out_shape, np.nan if fill is None else fill, dtype=np.float32)
         else:
             self._out_img = out_img
@@ -443,7 +334,7 @@ class Drizzle:
         pixmap,
         data2=None,
         dq=None,
-        scale=_DEPRECATED_ARG,
+        scale=DEPRECATED_ARG,
         iscale=1.0,
         pixel_scale_ratio=1.0,
         weight_map=None,
@@ -468,9 +359,10 @@ class Drizzle:
         Returns ``(nmiss, nskip)``: input pixels and input rows of the box that
         did not contribute, counted as the reference counts them.
         """
-        inp, box, ninputs2, out_shape = self._validated_input(
-            data, exptime, pixmap, data2, dq, scale, iscale, pixel_scale_ratio, weight_map,
-            wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax, stacklevel=3,
+        inp, box, ninputs2, out_shape = validate_add_image(
+            self._kernel, data, exptime, pixmap, data2, dq, scale, iscale, pixel_scale_ratio,
+            weight_map, wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax, stacklevel=3,
+            resolve_out_shape=self._resolve_out_shape, check_data2_count=self._check_img2_count,
         )  # fmt: skip
 
         # Everything is valid: from here on, state changes.
@@ -486,76 +378,6 @@ class Drizzle:
         nmiss, nskip = self._drizzle(inp, box, plane_no, bit_no)
         self._ncoadds += 1
         return nmiss, nskip
-
-    def _validated_input(
-        self, data, exptime, pixmap, data2, dq, scale, iscale, pixel_scale_ratio, weight_map,
-        wht_scale, pixfrac, in_units, xmin, xmax, ymin, ymax, stacklevel,
-    ):  # fmt: skip
-        """Check ``add_image``'s arguments as the reference does; change no state.
-
-        Returns ``(PreparedInput, input box, number of data2 arrays, out_shape)``.
-        Warnings are issued ``stacklevel`` frames up.
-        """
-        if scale is not _DEPRECATED_ARG:
-            warnings.warn(
-                "Argument 'scale' has been deprecated since version 2.2.0 and "
-                "it will be removed in a future release. "
-                "Use 'iscale' and 'pixel_scale_ratio' instead and set "
-                "iscale=pixel_scale_ratio**2 to achieve the same effect as with 'scale'.",
-                DeprecationWarning,
-                stacklevel=stacklevel,
-            )
-            iscale = scale * scale
-            pixel_scale_ratio = scale
-
-        data = np.asarray(data)
-        if data.ndim != 2:
-            raise ValueError(f"'data' must be a 2D array, got an array of shape {data.shape}.")
-        try:
-            pixmap = np.asarray(pixmap, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"'pixmap' must be a real-valued array: {exc}") from None
-        if pixmap.ndim != 3:
-            raise ValueError(
-                f"'pixmap' must be a 3D array of shape (ny, nx, 2), got shape {pixmap.shape}."
-            )
-
-        out_shape, pixmap = self._resolve_out_shape(pixmap)
-        ninputs2, data2_list = self._parse_data2(data2, data.shape)
-        self._check_img2_count(ninputs2)
-
-        if isinstance(exptime, str | bytes) or not _is_number(exptime):
-            raise TypeError(f"'exptime' must be a number, got {exptime!r}")
-        if exptime <= 0.0:
-            raise ValueError("'exptime' *must* be a strictly positive number.")
-        expscale = 1.0 if in_units == "cps" else exptime
-
-        data = np.asarray(data, dtype=np.float32)
-        in_ny, in_nx = data.shape
-        if pixmap.shape[:2] != data.shape:
-            raise ValueError("'pixmap' shape is not consistent with 'data' shape.")
-        if pixmap.shape[2] != 2:
-            raise ValueError("Pixel map depth (3rd dim) must be 2.")
-
-        if weight_map is not None:
-            weight_map = np.asarray(weight_map, dtype=np.float32)
-            if weight_map.shape != data.shape:
-                raise ValueError("'weight_map' shape is not consistent with 'data' shape.")
-        else:
-            weight_map = np.ones_like(data)
-
-        if dq is not None:
-            _check_dq_dtype(dq, "dq")
-            dq = np.asarray(dq, dtype=np.uint32)
-            if dq.shape != data.shape:
-                raise ValueError("'dq' shape is not consistent with 'data' shape.")
-
-        box = self._input_box(xmin, xmax, ymin, ymax, in_nx, in_ny)
-        inp, box = self._prepare_input(
-            data, weight_map, data2_list, dq, pixmap, box, iscale, pixel_scale_ratio,
-            wht_scale, pixfrac, in_units, expscale, stacklevel + 1,
-        )  # fmt: skip
-        return inp, box, ninputs2, out_shape
 
     def _resolve_out_shape(self, pixmap):
         """Output shape (from outputs, or inferred from the pixmap's extent) and the pixmap."""
@@ -580,131 +402,6 @@ class Drizzle:
         pixmap[:, :, 1] -= y0
         return (y1 - y0 + 1, x1 - x0 + 1), pixmap
 
-    @staticmethod
-    def _parse_data2(data2, data_shape):
-        """(number of data2 arrays or None, list of arrays/None) with shape checks."""
-        if data2 is None:
-            return None, []
-        if isinstance(data2, np.ndarray):
-            if data2.shape != data_shape:
-                raise ValueError("'data2' shape is not consistent with 'data' shape.")
-            return 1, [data2]
-        items = []
-        shapes = set()
-        for d in data2:
-            if d is None or np.size(d) == 0:
-                items.append(None)
-            else:
-                d = np.asarray(d)
-                shapes.add(d.shape)
-                items.append(d)
-        if (len(shapes) == 1 and shapes.pop() != data_shape) or len(shapes) > 1:
-            raise ValueError("'data2' shape(s) is not consistent with 'data' shape.")
-        return len(items), items
-
-    @staticmethod
-    def _input_box(xmin, xmax, ymin, ymax, in_nx, in_ny):
-        """Inclusive input box with the reference's defaults (0 or None: no limit)."""
-
-        def as_int(v, name):
-            try:
-                return operator.index(v)
-            except TypeError:
-                if isinstance(v, float | np.floating) and float(v).is_integer():
-                    return int(v)
-                raise TypeError(f"'{name}' must be an integer pixel index, got {v!r}.") from None
-
-        xmin = 0 if xmin is None or xmin < 0 else as_int(xmin, "xmin")
-        ymin = 0 if ymin is None or ymin < 0 else as_int(ymin, "ymin")
-        xmax = in_nx - 1 if xmax is None or xmax > in_nx - 1 else as_int(xmax, "xmax")
-        ymax = in_ny - 1 if ymax is None or ymax > in_ny - 1 else as_int(ymax, "ymax")
-        if xmax == 0:
-            xmax = in_nx - 1
-        if ymax == 0:
-            ymax = in_ny - 1
-        return xmin, xmax, ymin, ymax
-
-    def _prepare_input(
-        self, data, weights, data2_list, dq, pixmap, box, iscale, pixel_scale_ratio,
-        wht_scale, pixfrac, in_units, expscale, stacklevel,
-    ):  # fmt: skip
-        """Validate the kernel options as the reference's C layer does; build the kernel input."""
-        iscale32 = np.float32(iscale)
-        if not (iscale32 > 0.0 and np.isfinite(iscale32)):
-            raise ValueError("Argument 'iscale' must be positive and finite.")
-        if pixel_scale_ratio is None:
-            psr32 = np.float32(np.nan)
-        else:
-            try:
-                psr32 = np.float32(pixel_scale_ratio)
-            except (TypeError, ValueError):
-                raise ValueError("Argument 'pscale_ratio' is not a number.") from None
-            if not (psr32 > 0.0 and np.isfinite(psr32)):
-                raise ValueError("Argument 'pscale_ratio' must be positive and finite.")
-        if in_units not in ("cps", "counts"):
-            raise ValueError(f"Unknown unit type '{in_units}'")
-
-        in_ny, in_nx = data.shape
-        xmin, xmax, ymin, ymax, ok = valid_pixmap_box(pixmap, *box)
-        if not ok:
-            raise ValueError("No or too few valid pixels in the pixel map.")
-        if xmin < 0:
-            raise ValueError("xmin must be >= 0")
-        if ymin < 0:
-            raise ValueError("ymin must be >= 0")
-        if not xmax > xmin:
-            raise ValueError("xmax must be > xmin")
-        if not ymax > ymin:
-            raise ValueError("ymax must be > ymin")
-        wscale32 = np.float32(wht_scale)
-        if not wscale32 > 0.0:
-            raise ValueError("weight scale must be > 0")
-
-        kernel = self._kernel.lower()
-        if kernel in NON_FLUX_CONSERVING:
-            warnings.warn(
-                f"Kernel '{self._kernel}' is not a flux-conserving kernel.",
-                Warning,
-                stacklevel=stacklevel,
-            )
-        if pixfrac <= 0.001:
-            warnings.warn(
-                "Kernel reset to 'point' due to input 'pixfrac'  being too small.",
-                Warning,
-                stacklevel=stacklevel,
-            )
-            kernel = "point"
-        if kernel in ("lanczos2", "lanczos3") and abs(pixfrac - 1.0) > 1.0e-5:
-            warnings.warn(
-                "In lanczos kernel, pixel_fraction is ignored and assumed to be 1.0",
-                Warning,
-                stacklevel=stacklevel,
-            )
-        if in_units != "cps":
-            iscale32 = np.float32(iscale32 / np.float32(expscale))
-
-        if data2_list:
-            data2 = np.zeros((len(data2_list),) + data.shape, dtype=np.float32)
-            for k, d in enumerate(data2_list):
-                if d is not None:
-                    data2[k] = d
-        else:
-            data2 = np.zeros((0,) + data.shape, dtype=np.float32)
-
-        inp = PreparedInput(
-            data=np.ascontiguousarray(data),
-            weights=np.ascontiguousarray(weights),
-            data2=data2,
-            dq=EMPTY_DQ if dq is None else np.ascontiguousarray(dq),
-            pixmap=np.ascontiguousarray(pixmap),
-            kernel=kernel,
-            iscale=iscale32,
-            wscale=wscale32,
-            pixfrac=float(pixfrac),
-            pscale_ratio=psr32,
-        )
-        return inp, (xmin, xmax, ymin, ymax)
-
     def _increment_ctx_id(self):
         """(plane, bit) of the image being added; grows the context by a plane when needed."""
         if self._disable_ctx:
@@ -725,8 +422,8 @@ class Drizzle:
         with_dq = inp.dq.shape[0] > 0
         out_img2 = self._out_img2 or []
         out_dq = self._out_dq if with_dq else None
-        fill = _fill_number(self._fillval)
-        fill2 = _fill_number(self._fillval2)
+        fill = fill_number(self._fillval)
+        fill2 = fill_number(self._fillval2)
         if fill is not None and out_img2 and fill2 is not None:
 
             def fill_rows(rows):
@@ -788,23 +485,8 @@ class Drizzle:
     def _drizzle_tiles(self, exposure):
         """The tiled engine: one task per touched tile on ``scheduler``; partials come back."""
         grid = TileGrid(self._out_shape, self._tile_shape)
-        plan = plan_input(exposure, grid, self._block_shape)
-        shape = exposure.inp.shape
-        with Runner(self._scheduler) as runner:
-            name = f"facade-{id(self)}-{self._ctx_id}"
-            (ref,), graph = runner.place_refs([exposure], f"{name}-exposure")
-            keys = []
-            for tile, blocks in sorted(plan.tiles.items()):
-                y0, x0 = grid.origin(tile)
-                window = (y0, x0) + grid.extent(tile)
-                bands = task_bands(blocks, self._block_shape, shape)
-                key = f"drizzle_tile-{name}-{tile[0]}-{tile[1]}"
-                graph[key] = Task(
-                    key, drizzle_tile, ref, bands, window, self._out_shape, want_hits=True,
-                    step=plan.step, nan_free=plan.nan_free,
-                )  # fmt: skip
-                keys.append(key)
-            return runner.compute_graph(graph, keys)
+        name = f"facade-{id(self)}-{self._ctx_id}"
+        return drizzle_exposure_tiles(exposure, grid, self._block_shape, self._scheduler, name)
 
     @staticmethod
     def _count_hits(partials):

@@ -130,9 +130,9 @@ def _absolute(path):
 
 def prepare_inputs(args):
     """FitsExposure inputs (checked here, before any job is queued) and the output WCS."""
-    from tiledrizzle.io import FitsExposure
-    from tiledrizzle.output_wcs import fit_output_wcs, wcs_from_header_file
-    from tiledrizzle.store import MosaicStore
+    from tiledrizzle.inputs.fits import FitsExposure
+    from tiledrizzle.inputs.output_wcs import fit_output_wcs, wcs_from_header_file
+    from tiledrizzle.store.zarr_store import MosaicStore
 
     exposures = []
     for path in args.inputs:
@@ -172,7 +172,7 @@ def main(argv=None):
 
     from distributed import Client
 
-    from tiledrizzle.mosaic import mosaic
+    from tiledrizzle import mosaic
 
     try:
         exposures, wcs = prepare_inputs(args)

@@ -35,7 +35,8 @@ import math
 
 import numpy as np
 
-from tiledrizzle.kernels._jit import jit, jit_inline, round_half_away
+from ._jit import jit, jit_inline, round_half_away
+from .lanczos import LANCZOS_LUT_STEP
 
 # Interpolator codes understood by :func:`blot_region`.
 NEAREST = 0
@@ -63,9 +64,6 @@ FOOTPRINT = {
 """Per interpolator ``(before, after)``: a point at ``x`` reads input pixels in
 ``[floor(x) - before, floor(x) + after]`` (clipped to the image), same in ``y``."""
 
-LANCZOS_LUT_SPACING = 0.003
-"""Spacing (input pixels) of the tabulated Lanczos kernel, as in the reference."""
-
 SINC_EXACT_TOLERANCE = 0.001
 """Sinc returns the nearest pixel when both scaled offsets are below this."""
 
@@ -80,24 +78,6 @@ _F6 = np.float32(6.0)
 _M1 = np.float32(-1.0)
 _SIXTH = np.float32(1.0) / np.float32(6.0)
 _ONE_120TH = np.float32(1.0) / np.float32(120.0)
-
-
-def lanczos_lut(order):
-    """Tabulated one-sided Lanczos kernel ``sinc(x) sinc(x / order)`` at ``x = k * 0.003``.
-
-    Same length (``ceil(order / 0.003) + 1``) and values as the reference's table;
-    uses ``math.sin`` (the C library's ``sin``) so the entries are bit-identical.
-    """
-    n = math.ceil(order / LANCZOS_LUT_SPACING) + 1
-    lut = np.zeros(n, dtype=np.float64)
-    lut[0] = 1.0
-    for k in range(1, n):
-        x = k * LANCZOS_LUT_SPACING
-        if x <= order:
-            px = math.pi * x
-            r = px / order
-            lut[k] = math.sin(px) * math.sin(r) / (px * r)
-    return lut
 
 
 def sinc_taper():
@@ -593,7 +573,7 @@ def _lanczos_weights(coord, lo, count, lut, w, row):
     last = lut.shape[0] - 1
     cd = np.float64(coord)
     for t in range(count):
-        k = min(int(abs((cd - np.float64(lo + t)) / LANCZOS_LUT_SPACING)), last)
+        k = min(int(abs((cd - np.float64(lo + t)) / LANCZOS_LUT_STEP)), last)
         w[np.uint64(row), np.uint64(t)] = lut[np.uint64(k)]
 
 

@@ -77,12 +77,12 @@ import numpy as np
 from ._jit import (
     exp_nonpos,
     exp_tables,
-    jit,
     jit_c,
     jit_inline,
     round_above_half,
     round_half_away,
 )
+from .lanczos import LANCZOS_LUT_STEP, lanczos_lut
 from .overlap import BLOCK_AREA_MIN, quad_block_areas, quad_pixel_overlap
 
 _u = np.uint64
@@ -92,12 +92,6 @@ by construction (window-clamped), as before."""
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
 
-KERNELS_NEEDING_SCALE = ("turbo", "gaussian", "lanczos2", "lanczos3")
-"""Kernels whose footprint size depends on the pixel scale ratio."""
-
-NON_FLUX_CONSERVING = ("gaussian", "lanczos2", "lanczos3")
-
-LANCZOS_LUT_STEP = 0.003
 GAUSSIAN_NSIG = 2.5
 FWHM_PER_SIGMA = 2.3548
 
@@ -191,19 +185,6 @@ def _corners_from_3x3(f00, f10, f20, f01, f11, f21, f02, f12, f22, hh, he, hc):
     )
 
 
-@jit
-def lanczos_lut(order):
-    """Lanczos(order) sampled every LANCZOS_LUT_STEP from 0 to order (inclusive)."""
-    n = int(math.ceil(order / LANCZOS_LUT_STEP)) + 1
-    lut = np.zeros(n, dtype=np.float64)
-    lut[0] = 1.0
-    for k in range(1, n):
-        x = k * LANCZOS_LUT_STEP
-        if x <= order:
-            poff = math.pi * x
-            r = poff / order
-            lut[k] = math.sin(poff) * math.sin(r) / (poff * r)
-    return lut
 
 
 # The accumulate step, written out in every kernel (arrays cannot go through a
@@ -1057,14 +1038,3 @@ def _drizzle_lanczos3_full(
 def drizzle_lanczos3(*args):
     """The lanczos3 kernel (see the module docstring); returns the per-pixel miss count."""
     return _by_planes(_drizzle_lanczos3_plain, _drizzle_lanczos3_full, args)
-
-
-DRIZZLE_KERNELS = {
-    "square": drizzle_square,
-    "point": drizzle_point,
-    "turbo": drizzle_turbo,
-    "gaussian": drizzle_gaussian,
-    "lanczos2": drizzle_lanczos2,
-    "lanczos3": drizzle_lanczos3,
-}
-"""Kernel name -> kernel entry point; all share one signature (see the module docstring)."""

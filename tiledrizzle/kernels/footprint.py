@@ -186,3 +186,57 @@ def _jump(excess, step, nan_free):
         if k >= 2.0:
             return int(min(k, 1.0e9))
     return 1
+
+
+@jit
+def band_row_extent(pixmap, row_first, row_last, band_rows, halo, step_mode):
+    """Per band of ``band_rows`` input rows: ``(y_min, y_max, step)`` of its output rows.
+
+    Band ``b`` holds input rows ``b * band_rows ..`` (clipped to
+    ``row_first..row_last``); the extremes run over its rows widened by ``halo``
+    rows on each side and over all columns, skipping NaNs (a comparison with NaN
+    is False). ``step`` is the largest change of the output y between adjacent
+    input pixels there: over all of them (``step_mode`` 2), only along the
+    input's edges (1: the two outermost columns on each side, and the two
+    outermost rows), or not at all (0, step 0). A band without a finite value
+    gets ``y_min = inf, y_max = -inf``.
+    """
+    ny, nx = pixmap.shape[0], pixmap.shape[1]
+    first_band = row_first // band_rows
+    n_bands = max(row_last // band_rows - first_band + 1, 0)
+    out = np.empty((n_bands, 3))
+    for k in range(n_bands):
+        b = first_band + k
+        j_lo = max(max(b * band_rows, row_first) - halo, 0)
+        j_hi = min(min((b + 1) * band_rows - 1, row_last) + halo, ny - 1)
+        lo = np.inf
+        hi = -np.inf
+        step = 0.0
+        for j in range(j_lo, j_hi + 1):
+            jr = np.uint64(j)
+            for i in range(nx):
+                y = pixmap[jr, np.uint64(i), np.uint64(1)]
+                if y < lo:
+                    lo = y
+                if y > hi:
+                    hi = y
+        if step_mode > 0:
+            for j in range(j_lo, j_hi + 1):
+                edge_row = j < 2 or j >= ny - 2
+                for i in range(nx):
+                    if not (step_mode == 2 or edge_row or i < 2 or i >= nx - 2):
+                        continue
+                    y = pixmap[np.uint64(j), np.uint64(i), np.uint64(1)]
+                    # Comparisons with a NaN neighbour are False: it leaves ``step`` alone.
+                    if i + 1 < nx:
+                        d = abs(pixmap[np.uint64(j), np.uint64(i + 1), np.uint64(1)] - y)
+                        if d > step:
+                            step = d
+                    if j + 1 < ny:
+                        d = abs(pixmap[np.uint64(j + 1), np.uint64(i), np.uint64(1)] - y)
+                        if d > step:
+                            step = d
+        out[k, 0] = lo
+        out[k, 1] = hi
+        out[k, 2] = step
+    return out

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._jit import jit_c, jit_inline
+from ._jit import jit, jit_c, jit_inline
 
 
 @jit_inline
@@ -55,3 +55,15 @@ def merge_sums(flux, wsum, var, dq_or, img, wht, img2, dq, ctx_bits, ctx):
         _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq, ctx_bits, ctx)
     else:
         _merge_loop(flux, wsum, var, dq_or, img, wht, img2, dq, ctx_bits, ctx)
+
+
+@jit
+def fill_no_weight(img, wht, fill):
+    """``img[wht == 0] = fill`` in one pass (2-D arrays of the same shape)."""
+    ny, nx = wht.shape
+    for y in range(ny):
+        yu = np.uint64(y)
+        for x in range(nx):
+            xu = np.uint64(x)
+            if wht[yu, xu] == 0.0:
+                img[yu, xu] = fill

@@ -1,0 +1,5 @@
+"""The ``tiledrizzle`` command line: ``mosaic``, ``info``, ``blot``, ``demo``."""
+
+from tiledrizzle.cli.commands import main, run
+
+__all__ = ["main", "run"]

@@ -1,0 +1,1 @@
+"""What every stage shares: the tile grid, argument validation, the kernel input, errors."""

@@ -1,0 +1,1 @@
+"""The tiled engine: scan, plan, tasks, reducers, graphs, schedulers, execution."""

@@ -1,0 +1,252 @@
+"""Run a ``MosaicPlan`` into a Zarr store on any Dask scheduler.
+
+Per wave of tiles, one task per (tile, input) returns partial sums and one
+reducer per tile merges them in global input order with what the store holds
+and writes the tile once (``engine.reduce.finish_tile``). Adding inputs to an
+existing store continues its context ids and exposure time; an interrupted
+batch is finished with ``resume=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field, replace
+
+from tiledrizzle.core.errors import InputError, StoreError
+from tiledrizzle.engine.exposures import LazyExposure
+from tiledrizzle.engine.graph import band_uses, place_inputs, task_bands_of, wave_graph
+from tiledrizzle.engine.schedulers import InputsLostError, Runner, check_scheduler
+from tiledrizzle.engine.strips import forget_strips
+from tiledrizzle.engine.write_behind import TileWriteBehind
+from tiledrizzle.kernels.registry import context_plane_count
+from tiledrizzle.store.zarr_store import MosaicStore, StoreMeta
+
+MAX_WAVE_ATTEMPTS = 3
+"""Times a wave is run when workers die with its inputs (see ``Runner.place_refs``)."""
+
+
+@dataclass
+class MosaicResult:
+    """What ``mosaic`` made: the store, the plan, a report and lazy output arrays."""
+
+    store: MosaicStore
+    plan: object  # the MosaicPlan that ran
+    report: dict = field(default_factory=dict)
+
+    def _array(self, name):
+        import dask.array as da  # here: importing dask.array costs 0.2 s
+
+        return da.from_zarr(self.store.group[name])
+
+    @property
+    def img(self):
+        return self._array("img")
+
+    @property
+    def wht(self):
+        return self._array("wht")
+
+    @property
+    def ctx(self):
+        return self._array("ctx")
+
+    @property
+    def img2(self):
+        return [self._array(f"img2/{k}") for k in range(self.store.attrs["n_img2"])]
+
+    @property
+    def dq(self):
+        return self._array("dq") if self.store.attrs["has_dq"] else None
+
+
+class _Progress:
+    def __init__(self, total, enabled, label="tiles"):
+        self.total, self.enabled, self.label = total, enabled, label
+        self.done = 0
+        self.start = time.perf_counter()
+
+    def step(self, _value=None):
+        self.done += 1
+        if self.enabled:
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            elapsed = time.perf_counter() - self.start
+            sys.stderr.write(
+                f"\r{self.label} {self.done}/{self.total} "
+                f"[{'#' * filled}{' ' * (width - filled)}] {elapsed:.1f}s"
+            )
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _store_meta(plan) -> StoreMeta:
+    return StoreMeta(plan.grid, plan.kernel, plan.pixfrac, plan.fillval, plan.fillval2)
+
+
+def _check_img2_count(attrs, n_img2):
+    if attrs["n_img2"] and n_img2 and attrs["n_img2"] != n_img2:
+        raise InputError(
+            f"the store holds {attrs['n_img2']} 'img2' arrays; the inputs have {n_img2}"
+        )
+
+
+def execute_plan(plan, store, *, scheduler="threads", progress=False, resume=False, t_start=None):
+    """Run ``plan`` into the store at ``store`` (a path or URL; created if absent)."""
+    t_start = time.perf_counter() if t_start is None else t_start
+    check_scheduler(scheduler)
+    meta = _store_meta(plan)
+    path = os.fspath(store)
+    if "://" not in path:
+        path = os.path.abspath(path)  # workers of a cluster may run in other directories
+    existing = MosaicStore.exists(path)
+    if existing:
+        st = MosaicStore.open(path, mode="r+")
+        st.check_matches(meta)
+        _check_img2_count(st.attrs, plan.n_img2)
+    else:
+        st = MosaicStore.create(path, meta, plan.wcs_header)
+
+    st.acquire_lock()
+    try:
+        if existing:
+            # Another job may have written a batch since we first looked: reread what
+            # the store holds now that we are its only writer.
+            st = MosaicStore.open(path, mode="r+")
+            st.check_matches(meta)
+            _check_img2_count(st.attrs, plan.n_img2)
+        return _run_batch(st, plan, scheduler, progress, resume, t_start)
+    finally:
+        st.release_lock()
+
+
+def _batch_record(plan):
+    return [{"name": r["name"], "shape": r["shape"], "exptime": r["exptime"]}
+            for r in plan.records]  # fmt: skip
+
+
+def _run_batch(st, plan, scheduler, progress, resume, t_start):
+    attrs = st.attrs
+    batches = attrs["batches"]
+    record = _batch_record(plan)
+    if batches and batches[-1]["status"] == "running":
+        last = batches[-1]
+        if not resume:
+            raise StoreError(
+                f"the store {st.path!r} holds an interrupted batch ({last['id']}); rerun it "
+                "with resume=True and the same inputs, or use a new store"
+            )
+        if last["inputs"] != record:
+            raise StoreError(
+                f"resume=True needs the same inputs as the interrupted batch {last['id']} "
+                f"of {st.path!r}"
+            )
+        batch, first_ctx_id = last["id"], last["first_ctx_id"]
+    else:
+        batch, first_ctx_id = len(batches) + 1, attrs["next_ctx_id"]
+
+    used, outside = plan.used, plan.inputs_outside
+    # The plan counts context ids from 0 over the inputs used; the store continues its own.
+    exposures = [
+        e if e.ctx_id is None else replace(e, ctx_id=first_ctx_id + e.ctx_id)
+        for e in plan.exposures
+    ]
+    n_planes = max(st.group["ctx"].shape[0], context_plane_count(first_ctx_id + max(len(used), 1)))
+    if batch != (batches[-1]["id"] if batches else 0):
+        batches.append(
+            {"id": batch, "status": "running", "first_ctx_id": first_ctx_id, "inputs": record}
+        )
+        st.update_attrs(batches=batches)
+    st.prepare_layout(n_planes, plan.n_img2, plan.with_dq)
+    if batch > 1:
+        st.ensure_backup()
+
+    done = st.tile_batches() == batch
+    tasks = plan.tasks_by_tile()
+    todo = [t for t in tasks if not done[t]]
+    progress_bar = _Progress(len(todo), progress)
+    with Runner(scheduler) as runner:
+        # In this process (sync, threads) tiles are written behind the kernels.
+        writer = TileWriteBehind() if runner.local in ("sync", "threads") else None
+        try:
+            _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_bar)
+        finally:
+            if writer is not None:
+                writer.close(raise_errors=sys.exc_info()[0] is None)
+            runner.run_everywhere(forget_strips, [e.strip_owner for e in exposures
+                                                  if isinstance(e, LazyExposure)])  # fmt: skip
+
+    records = plan.records
+    total_exptime = attrs["total_exptime"] + sum(records[k]["exptime"] for k in used)
+    inputs_attr = attrs["inputs"] + [
+        {
+            "name": records[k]["label"],
+            "batch": batch,
+            "ctx_id": exposures[k].ctx_id,
+            "exptime": records[k]["exptime"],
+            "shape": list(exposures[k].shape),
+            "iscale": records[k]["iscale"],
+            "pixel_scale_ratio": records[k]["pixel_scale_ratio"],
+            "wht_scale": records[k]["wht_scale"],
+            "in_units": records[k]["in_units"],
+        }
+        for k in used
+    ]
+    batches = st.attrs["batches"]
+    batches[-1]["status"] = "complete"
+    batches[-1]["inputs_outside"] = outside
+    st.update_attrs(
+        total_exptime=total_exptime,
+        next_ctx_id=first_ctx_id + len(used),
+        inputs=inputs_attr,
+        batches=batches,
+    )
+    report = {
+        "batch": batch,
+        "inputs_used": len(used),
+        "inputs_outside": [plan.inputs[k].name for k in outside],
+        "tiles_written": len(todo),
+        "tiles_resumed": len(tasks) - len(todo),
+        "tasks": plan.n_tasks,
+        "total_exptime": total_exptime,
+        "seconds": time.perf_counter() - t_start,
+        "scheduler": runner.name,
+    }
+    return MosaicResult(st, plan, report)
+
+
+def _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_bar):
+    """Compute the tiles of ``todo`` wave by wave.
+
+    On a cluster a wave ends when its tiles are on disk, and a wave that lost
+    inputs with a worker is rerun for its tiles not committed. In this process
+    (``writer``: tiles written behind) nothing is lost or run twice, so the
+    tiles' marks are read once here and the writes flow on across waves; the
+    caller's ``writer.close`` waits for the last of them.
+    """
+    placed = place_inputs(runner, exposures, used, batch, 0)
+    bands = task_bands_of(plan, todo, plan.block_shape)
+    uses = band_uses(bands, exposures)
+    key = None if writer is None else writer.key
+    marks = None
+    if writer is not None:
+        committed, pending = st.tile_batches(), st.tile_pendings()
+        marks = {t: (int(committed[t]), int(pending[t])) for t in todo}
+    for wave in plan.waves(todo):
+        for attempt in range(1, MAX_WAVE_ATTEMPTS + 1):
+            try:
+                graph, keys = wave_graph(
+                    wave, plan, exposures, placed, st, batch, key, marks, attempt, bands, uses
+                )
+                runner.compute_graph(graph, keys, on_result=progress_bar.step)
+                break
+            except InputsLostError:
+                if attempt == MAX_WAVE_ATTEMPTS:
+                    raise
+                # A worker died with inputs scattered to it: place them again and
+                # rerun the tiles of the wave that are not committed yet.
+                placed = place_inputs(runner, exposures, used, batch, attempt)
+                committed = st.tile_batches() == batch
+                wave = [t for t in wave if not committed[t]]

@@ -1,0 +1,213 @@
+"""Running task graphs on the scheduler a user names: sync, threads, processes or Dask distributed.
+
+``Runner`` hides the difference: it places the inputs where tasks can reach them
+(scattered to every worker of a cluster, so losing a worker loses no input),
+computes lists of delayed objects, and reports each result as it arrives.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from tiledrizzle.core.errors import InputError
+
+LOCAL_SCHEDULERS = {
+    "sync": "sync",
+    "synchronous": "sync",
+    "single-threaded": "sync",
+    "threads": "threads",
+    "threading": "threads",
+    "processes": "processes",
+    "multiprocessing": "processes",
+}
+
+
+def _distributed_client_type():
+    """``distributed.Client``, or None when nobody has imported distributed.
+
+    A Client can only exist once its module is loaded, so this looks in
+    ``sys.modules`` instead of importing distributed (about a second) for the
+    local schedulers.
+    """
+    module = sys.modules.get("distributed")
+    return getattr(module, "Client", None)
+
+
+def check_scheduler(scheduler):
+    """Return ``scheduler`` if it names one ``Runner`` accepts; ValueError otherwise.
+
+    Addresses are only checked for form here (connecting happens when work runs).
+    """
+    client_type = _distributed_client_type()
+    if client_type is not None and isinstance(scheduler, client_type):
+        return scheduler
+    if isinstance(scheduler, str) and (scheduler.lower() in LOCAL_SCHEDULERS or ":" in scheduler):
+        return scheduler
+    raise InputError(_UNKNOWN.format(scheduler=scheduler))
+
+
+IN_GRAPH_BYTES = 1 << 20
+"""Objects holding fewer array bytes than this travel in the graph on a cluster."""
+
+
+class InputsLostError(RuntimeError):
+    """Tasks were cancelled because a worker holding their scattered inputs died."""
+
+
+def _array_bytes(obj, depth=0):
+    """Bytes of the NumPy arrays an object holds (fields, a few levels deep)."""
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if depth > 3:
+        return 0
+    if isinstance(obj, list | tuple):
+        return sum(_array_bytes(v, depth + 1) for v in obj)
+    fields = getattr(obj, "__dict__", None)
+    if fields is None and hasattr(obj, "__slots__"):
+        fields = {n: getattr(obj, n, None) for n in obj.__slots__}
+    return sum(_array_bytes(v, depth + 1) for v in (fields or {}).values())
+
+
+def _local_get(name):
+    """The get function of a local scheduler (given as a function, dask does not import
+    distributed to look for a default client, which costs about a second)."""
+    if name == "sync":
+        from dask.local import get_sync
+
+        return get_sync
+    if name == "threads":
+        from dask.threaded import get
+
+        return get
+    from dask.multiprocessing import get
+
+    return get
+
+
+def _report_all(values, on_result):
+    if on_result is not None:
+        for v in values:
+            on_result(v)
+    return values
+
+
+_UNKNOWN = (
+    "unknown scheduler {scheduler!r}: use 'sync', 'threads', 'processes', "
+    "a distributed.Client or a scheduler address such as 'tcp://127.0.0.1:8786'"
+)
+
+
+class Runner:
+    """Compute delayed objects on one scheduler (see ``resolve``)."""
+
+    def __init__(self, scheduler="threads"):
+        self._own_client = False
+        self.client = None
+        self.local = None
+        client_type = _distributed_client_type()
+        if client_type is not None and isinstance(scheduler, client_type):
+            self.client = scheduler
+        elif isinstance(scheduler, str) and scheduler.lower() in LOCAL_SCHEDULERS:
+            self.local = LOCAL_SCHEDULERS[scheduler.lower()]
+        elif isinstance(scheduler, str) and (":" in scheduler):
+            from distributed import Client
+
+            try:
+                self.client = Client(scheduler, timeout="20s", set_as_default=False)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"
+                ) from None
+            self._own_client = True
+        else:
+            raise InputError(_UNKNOWN.format(scheduler=scheduler))
+        if self.client is None:
+            self.name = self.local
+        else:
+            self.name = f"distributed {self.client.scheduler_info().get('address', '')}"
+
+    def place_refs(self, objects, name):
+        """Place ``objects`` (the inputs) where tasks can reach them: ``(refs, graph)``.
+
+        ``refs[k]`` is what a ``dask.task_spec.Task`` takes as an argument for
+        ``objects[k]``; ``graph`` holds the ones that travel in the graph and must
+        be part of each graph given to ``compute_graph``. Locally every object
+        travels in the graph. On a cluster, small objects (file-backed inputs:
+        paths and a few numbers) do too, so the scheduler can recompute anything
+        a lost worker held; large in-memory arrays are scattered once instead of
+        being shipped with every graph. The scheduler keeps a scattered object on
+        one worker only (its memory manager drops replicas), so losing that worker
+        loses the object: ``compute_graph`` then raises ``InputsLostError`` and
+        the caller places the objects again.
+        """
+        from dask.task_spec import DataNode, TaskRef
+
+        objects = list(objects)
+        refs, graph = [None] * len(objects), {}
+        big = []
+        if self.client is not None:
+            big = [k for k, obj in enumerate(objects) if _array_bytes(obj) > IN_GRAPH_BYTES]
+        if big:
+            futures = self.client.scatter([objects[k] for k in big], broadcast=True, hash=False)
+            for k, future in zip(big, futures, strict=True):
+                refs[k] = future  # a distributed Future is a TaskRef
+        for k, obj in enumerate(objects):
+            if refs[k] is None:
+                key = f"{name}-{k}"
+                graph[key] = DataNode(key, obj)
+                refs[k] = TaskRef(key)
+        return refs, graph
+
+    def compute_graph(self, graph, keys, on_result=None):
+        """Compute ``keys`` of a task graph (``dask.task_spec`` nodes), calling
+        ``on_result(value)`` as each finishes; returns the values in the order of ``keys``."""
+        if not keys:
+            return []
+        if self.client is None:
+            return _report_all(list(_local_get(self.local)(graph, list(keys))), on_result)
+        return self._gather(self.client.get(graph, list(keys), sync=False), on_result)
+
+    def _gather(self, futures, on_result):
+        from distributed import as_completed
+
+        order = {f.key: k for k, f in enumerate(futures)}
+        values = [None] * len(futures)
+        lost = []
+        for fut, value in as_completed(futures, with_results=True, loop=self.client.loop):
+            if fut.status != "finished":
+                # A task whose scattered input went with a worker is cancelled; its
+                # "result" is the exception object, not a value.
+                lost.append(fut)
+                continue
+            values[order[fut.key]] = value
+            if on_result is not None:
+                on_result(value)
+        if lost:
+            raise InputsLostError(
+                f"{len(lost)} of {len(futures)} tasks lost their inputs with a worker "
+                f"({lost[0].status}: {lost[0].exception()!r})"
+            )
+        return values
+
+    def run_everywhere(self, func, *args):
+        """Call ``func(*args)`` in this process and, on a cluster, on every worker
+        (best effort: a worker that cannot be reached is skipped)."""
+        func(*args)
+        if self.client is not None:
+            try:
+                self.client.run(func, *args, on_error="ignore")
+            except Exception:  # noqa: BLE001 -- cleanup only; the result stands
+                pass
+
+    def close(self):
+        if self._own_client:
+            self.client.close()
+            self._own_client = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

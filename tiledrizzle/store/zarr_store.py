@@ -1,0 +1,394 @@
+"""The Zarr v3 mosaic store: layout, metadata, crash-safe tile writes, a writer lock.
+
+Layout of the group (every array chunked by tile)::
+
+    img        float32 (ny, nx)           weighted mean, fill value where empty
+    wht        float32 (ny, nx)           summed weight
+    ctx        int32   (planes, ny, nx)   context bits, chunks (1, tile)
+    img2/<k>   float32 (ny, nx)           squared-weight co-adds (when inputs have data2)
+    dq         uint32  (ny, nx)           OR of input DQ (when inputs have DQ)
+    tile_batch int32   (tiles_y, tiles_x) last batch committed to each tile
+    tile_pending int32 (tiles_y, tiles_x) batch whose write to the tile has begun
+    _backup/*                             a tile's previous content while it is rewritten
+
+Group attribute ``tiledrizzle`` holds the metadata: grid, kernel, pixfrac,
+fill values, total exposure time, next context id, the output WCS header, the
+inputs with their parameters and the batches. Tiles that receive nothing are
+never written, so their chunks stay absent on disk.
+
+A tile is written once per batch by ``write_tile``: its previous content (if
+any) is saved to ``_backup`` and the tile marked pending before the new content
+goes in, and the tile marked committed after. A batch interrupted anywhere can
+therefore be rerun: committed tiles are skipped and a half-written tile is
+rebuilt from its backup, so a resumed mosaic equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import zarr
+
+from tiledrizzle.core.errors import StoreError
+from tiledrizzle.core.grid import TileGrid
+from tiledrizzle.store.lock import WriterLock
+from tiledrizzle.store.tile_state import TileState
+
+FORMAT = "tiledrizzle-mosaic/1"
+
+
+
+
+def _fill_from_attr(value):
+    return None if value is None else np.float32(value)
+
+
+@dataclass
+class StoreMeta:
+    """The parameters fixed when a store is created (must match on every later batch)."""
+
+    grid: TileGrid
+    kernel: str
+    pixfrac: float
+    fillval: float | None  # None: NaN
+    fillval2: float | None
+
+    def to_attrs(self):
+        return {
+            "grid": self.grid.to_attrs(),
+            "kernel": self.kernel,
+            "pixfrac": self.pixfrac,
+            "fillval": None if self.fillval is None else float(self.fillval),
+            "fillval2": None if self.fillval2 is None else float(self.fillval2),
+        }
+
+    @classmethod
+    def from_attrs(cls, a):
+        g = a["grid"]
+        return cls(
+            TileGrid(tuple(g["shape"]), tuple(g["tile_shape"])),
+            a["kernel"],
+            float(a["pixfrac"]),
+            _fill_from_attr(a["fillval"]),
+            _fill_from_attr(a["fillval2"]),
+        )
+
+
+class MosaicStore:
+    """A mosaic on disk (any path or URL zarr can open)."""
+
+    def __init__(self, path, group, meta: StoreMeta):
+        self.path = str(path)
+        self.group = group
+        self.meta = meta
+        self._handles = {}
+
+    # -- opening ---------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path, mode="r"):
+        """Open an existing store; ``StoreError`` when it is missing or not a mosaic."""
+        try:
+            group = zarr.open_group(str(path), mode=mode)
+        except FileNotFoundError:
+            raise StoreError(f"no mosaic store at {str(path)!r}") from None
+        except Exception as exc:  # zarr raises many types for unreadable metadata
+            raise StoreError(f"cannot open the mosaic store {str(path)!r}: {exc}") from exc
+        attrs = group.attrs.asdict().get("tiledrizzle")
+        if not isinstance(attrs, dict) or attrs.get("format") != FORMAT:
+            raise StoreError(f"{str(path)!r} is not a tiledrizzle mosaic store (no valid metadata)")
+        try:
+            meta = StoreMeta.from_attrs(attrs)
+            _check_layout(group, attrs, meta.grid)
+        except (KeyError, TypeError, ValueError) as exc:
+            what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise StoreError(
+                f"corrupted metadata in the mosaic store {str(path)!r}: {what}"
+            ) from None
+        return cls(path, group, meta)
+
+    @classmethod
+    def exists(cls, path) -> bool:
+        """Whether ``path`` holds a Zarr group (readable or not: a damaged one counts)."""
+        local = str(path).removeprefix("file://")
+        if "://" not in local and os.path.exists(os.path.join(local, "zarr.json")):
+            return True
+        try:
+            zarr.open_group(str(path), mode="r")
+        except Exception:
+            return False
+        return True
+
+    @classmethod
+    def create(cls, path, meta: StoreMeta, wcs_header=None):
+        """Create a new, empty store (the path must not hold one)."""
+        try:
+            group = zarr.open_group(str(path), mode="w-")
+        except (FileExistsError, zarr.errors.ContainsGroupError, zarr.errors.ContainsArrayError):
+            raise StoreError(f"{str(path)!r} already exists") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create the mosaic store {str(path)!r}: {exc}") from None
+        grid = meta.grid
+        nan = float("nan")
+        fill = nan if meta.fillval is None else float(meta.fillval)
+        chunks = grid.tile_shape
+        group.create_array("img", shape=grid.shape, chunks=chunks, dtype="f4", fill_value=fill,
+                           compressors=_codec())  # fmt: skip
+        group.create_array("wht", shape=grid.shape, chunks=chunks, dtype="f4", fill_value=0.0,
+                           compressors=_codec())  # fmt: skip
+        group.create_array(
+            "ctx", shape=(1,) + grid.shape, chunks=(1,) + chunks, dtype="i4", fill_value=0,
+            compressors=_codec(),
+        )  # fmt: skip
+        tiles = (grid.n_tiles_y, grid.n_tiles_x)
+        for name in ("tile_batch", "tile_pending"):
+            group.create_array(name, shape=tiles, chunks=(1, 1), dtype="i4", fill_value=0)
+        attrs = {
+            "format": FORMAT,
+            "store_id": uuid.uuid4().hex,
+            **meta.to_attrs(),
+            "total_exptime": 0.0,
+            "next_ctx_id": 0,
+            "n_img2": 0,
+            "has_dq": False,
+            "wcs": wcs_header,
+            "inputs": [],
+            "batches": [],
+        }
+        group.attrs["tiledrizzle"] = attrs
+        return cls(path, group, meta)
+
+    # -- metadata ----------------------------------------------------------------------
+
+    @property
+    def attrs(self) -> dict:
+        return self.group.attrs.asdict()["tiledrizzle"]
+
+    def update_attrs(self, **changes):
+        a = self.attrs
+        a.update(changes)
+        self.group.attrs["tiledrizzle"] = a
+
+    def wcs(self):
+        """The output WCS kept with the mosaic (astropy WCS with its array shape), or None."""
+        header = self.attrs.get("wcs")
+        if header is None:
+            return None
+        from tiledrizzle.inputs.output_wcs import wcs_from_header_string
+
+        return wcs_from_header_string(header)
+
+    def check_matches(self, meta: StoreMeta):
+        """Refuse (``StoreError``, nothing written) a batch with other fixed parameters."""
+        mine = self.meta
+        for what, a, b in (
+            ("grid shape", mine.grid.shape, meta.grid.shape),
+            ("tile shape", mine.grid.tile_shape, meta.grid.tile_shape),
+            ("kernel", mine.kernel, meta.kernel),
+            ("pixfrac", mine.pixfrac, meta.pixfrac),
+            ("fillval", _fill_text(mine.fillval), _fill_text(meta.fillval)),
+            ("fillval2", _fill_text(mine.fillval2), _fill_text(meta.fillval2)),
+        ):
+            if a != b:
+                raise StoreError(
+                    f"the store {self.path!r} was made with {what} {a!r}, not {b!r}; "
+                    "use a new store for a different grid, tiling, kernel or fill value"
+                )
+
+    def prepare_layout(self, n_planes, n_img2, with_dq):
+        """Grow the context planes; add ``img2/<k>`` and ``dq`` arrays when first needed."""
+        self._handles.clear()
+        grid = self.meta.grid
+        ctx = self.group["ctx"]
+        if ctx.shape[0] < n_planes:
+            ctx.resize((n_planes,) + grid.shape)
+        a = self.attrs
+        if n_img2 and not a["n_img2"]:
+            fill2 = float("nan") if self.meta.fillval2 is None else float(self.meta.fillval2)
+            for k in range(n_img2):
+                self.group.create_array(
+                    f"img2/{k}", shape=grid.shape, chunks=grid.tile_shape, dtype="f4",
+                    fill_value=fill2, compressors=_codec(),
+                )  # fmt: skip
+            self.update_attrs(n_img2=n_img2)
+        if with_dq and not a["has_dq"]:
+            self.group.create_array(
+                "dq", shape=grid.shape, chunks=grid.tile_shape, dtype="u4", fill_value=0,
+                compressors=_codec(),
+            )  # fmt: skip
+            self.update_attrs(has_dq=True)
+
+    def ensure_backup(self):
+        """Give every data array a ``_backup`` twin (same shape), used while tiles are rewritten."""
+        self._handles.clear()
+        for name in self._data_arrays():
+            src = self.group[name]
+            key = f"_backup/{name}"
+            if key not in self.group:
+                self.group.create_array(
+                    key, shape=src.shape, chunks=src.chunks, dtype=src.dtype,
+                    fill_value=src.fill_value, compressors=src.compressors,
+                )  # fmt: skip
+            elif self.group[key].shape != src.shape:
+                self.group[key].resize(src.shape)
+
+    def _data_arrays(self):
+        a = self.attrs
+        names = ["img", "wht", "ctx"] + [f"img2/{k}" for k in range(a["n_img2"])]
+        return names + (["dq"] if a["has_dq"] else [])
+
+    def tile_batches(self) -> np.ndarray:
+        """Per tile, the last batch committed to it (0: never written)."""
+        return self._array("tile_batch")[...]
+
+    def tile_pendings(self) -> np.ndarray:
+        """Per tile, the batch whose write to it has begun (0: none)."""
+        return self._array("tile_pending")[...]
+
+    # -- tiles -------------------------------------------------------------------------
+
+    def _array(self, name):
+        """The zarr array ``name`` (handles are kept: opening one re-reads its metadata)."""
+        array = self._handles.get(name)
+        if array is None:
+            array = self._handles[name] = self.group[name]
+        return array
+
+    def _read_state(self, prefix, tile, n_img2, with_dq) -> TileState:
+        rows, cols = self.meta.grid.slices(tile)
+        reads = [(f"{prefix}img", (rows, cols)), (f"{prefix}wht", (rows, cols)),
+                 (f"{prefix}ctx", (slice(None), rows, cols))]  # fmt: skip
+        reads += [(f"{prefix}img2/{k}", (rows, cols)) for k in range(n_img2)]
+        if with_dq:
+            reads.append((f"{prefix}dq", (rows, cols)))
+        got = _in_parallel([partial(self._array(n).__getitem__, sel) for n, sel in reads])
+        ny, nx = self.meta.grid.extent(tile)
+        img2 = got[3 : 3 + n_img2]
+        return TileState(
+            got[0], got[1], got[2],
+            np.stack(img2) if img2 else np.zeros((0, ny, nx), np.float32),
+            got[3 + n_img2] if with_dq else None,
+        )  # fmt: skip
+
+    def _write_state(self, prefix, tile, state: TileState):
+        rows, cols = self.meta.grid.slices(tile)
+        writes = [(f"{prefix}img", (rows, cols), state.img),
+                  (f"{prefix}wht", (rows, cols), state.wht),
+                  (f"{prefix}ctx", (slice(None), rows, cols), state.ctx)]  # fmt: skip
+        writes += [(f"{prefix}img2/{k}", (rows, cols), v) for k, v in enumerate(state.img2)]
+        if state.dq is not None:
+            writes.append((f"{prefix}dq", (rows, cols), state.dq))
+        _in_parallel([partial(self._array(n).__setitem__, sel, v) for n, sel, v in writes])
+
+    def read_tile_before(self, tile, batch, n_img2, with_dq, marks=None) -> TileState:
+        """The tile as it was before ``batch`` wrote to it (from the backup if interrupted).
+
+        ``marks`` is ``tile_marks(tile)`` when the caller has just read it. A tile
+        never written comes back as ``TileState.blank``: zeros, fill values not in.
+        """
+        committed, pending = self.tile_marks(tile) if marks is None else marks
+        if committed == 0:  # never written: a blank tile (see reduce.TileState.blank)
+            n_planes = self._array("ctx").shape[0]
+            return TileState.blank(self.meta.grid.extent(tile), n_planes, n_img2, with_dq)
+        prefix = "_backup/" if pending == batch else ""
+        return self._read_state(prefix, tile, n_img2, with_dq)
+
+    def write_tile(self, tile, before: TileState, after: TileState, batch, marks=None):
+        """Replace the tile's content by ``after`` for ``batch``, crash-safely (see module).
+
+        A tile never committed needs no backup (``read_tile_before`` gives a
+        blank tile for it whatever its chunks hold), so it is not marked pending.
+        """
+        ty, tx = tile
+        committed, pending = self.tile_marks(tile) if marks is None else marks
+        if committed == batch:
+            return
+        if committed != 0:
+            if pending != batch:
+                self._write_state("_backup/", tile, before)
+            self._array("tile_pending")[ty, tx] = batch
+        self._write_state("", tile, after)
+        self._array("tile_batch")[ty, tx] = batch
+
+    def tile_marks(self, tile):
+        """``(committed batch, pending batch)`` of ``tile``."""
+        ty, tx = tile
+        got = _in_parallel([partial(self._array(n).__getitem__, (ty, tx))
+                            for n in ("tile_batch", "tile_pending")])  # fmt: skip
+        return int(got[0]), int(got[1])
+
+
+    # -- lock ---------------------------------------------------------------------------
+
+    def acquire_lock(self):
+        """Take the writer lock (``tiledrizzle.store.lock``)."""
+        WriterLock(self.path).acquire()
+
+    def release_lock(self):
+        WriterLock(self.path).release()
+
+def _codec():
+    """Tile compression: Blosc LZ4 with byte shuffle. Several times faster than zarr's
+    default Zstd and it releases the GIL, so reducers encode while kernels run."""
+    from zarr.codecs import BloscCodec
+
+    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+
+_IO_POOL = {}  # pid -> thread pool (made after a fork, never inherited)
+
+
+def _in_parallel(calls):
+    """Run the zarr reads/writes ``calls`` concurrently (their encoding and file I/O
+    overlap); returns their results in order."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    pool = _IO_POOL.get(os.getpid())
+    if pool is None:
+        pool = _IO_POOL.setdefault(os.getpid(), ThreadPoolExecutor(8, "tiledrizzle-io"))
+    return [f.result() for f in [pool.submit(c) for c in calls]]
+
+
+def _fill_text(value):
+    """A fill value as compared between batches (None and NaN both mean NaN)."""
+    return "NaN" if value is None or np.isnan(value) else repr(float(value))
+
+
+def _check_layout(group, attrs, grid):
+    """Raise KeyError/TypeError/ValueError where the store's metadata or arrays are damaged."""
+
+    def need(key, kinds, ok=lambda v: True, what="invalid"):
+        value = attrs[key]
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise TypeError(f"{key!r} is {value!r}")
+        if not ok(value):
+            raise ValueError(f"{key!r} is {what}: {value!r}")
+        return value
+
+    need("store_id", (str,))
+    need("total_exptime", (int, float), lambda v: np.isfinite(v) and v >= 0, "not >= 0")
+    need("next_ctx_id", (int,), lambda v: v >= 0, "negative")
+    n_img2 = need("n_img2", (int,), lambda v: v >= 0, "negative")
+    has_dq = need("has_dq", (bool,))
+    need("inputs", (list,))
+    need("batches", (list,))
+    if attrs.get("wcs") is not None and not isinstance(attrs["wcs"], str):
+        raise TypeError(f"'wcs' is {attrs['wcs']!r}")
+    tiles = (grid.n_tiles_y, grid.n_tiles_x)
+    shapes = {"img": grid.shape, "wht": grid.shape, "tile_batch": tiles, "tile_pending": tiles}
+    shapes.update({f"img2/{k}": grid.shape for k in range(n_img2)})
+    if has_dq:
+        shapes["dq"] = grid.shape
+    shapes["ctx"] = grid.shape  # (planes,) + grid shape
+    for name, shape in shapes.items():
+        try:
+            got = tuple(group[name].shape)
+        except KeyError:
+            raise ValueError(f"the array {name!r} is missing") from None
+        if (got[1:] if name == "ctx" else got) != tuple(shape):
+            raise ValueError(f"the array {name!r} has shape {got}, expected {shape}")
