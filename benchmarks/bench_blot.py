@@ -62,9 +62,13 @@ def nircam_case():
     oy_n, ox_n = output.array_shape
     yy, xx = np.mgrid[0:oy_n, 0:ox_n].astype(np.float64)
     sky = 1.0 + 0.2 * np.sin(xx / 97.0) * np.cos(yy / 131.0)
-    for cx, cy, flux in zip(rng.uniform(0, ox_n, 300), rng.uniform(0, oy_n, 300),
-                            rng.lognormal(3.0, 1.0, 300), strict=True):
-        sl = np.s_[max(int(cy) - 8, 0):int(cy) + 9, max(int(cx) - 8, 0):int(cx) + 9]
+    for cx, cy, flux in zip(
+        rng.uniform(0, ox_n, 300),
+        rng.uniform(0, oy_n, 300),
+        rng.lognormal(3.0, 1.0, 300),
+        strict=True,
+    ):
+        sl = np.s_[max(int(cy) - 8, 0) : int(cy) + 9, max(int(cx) - 8, 0) : int(cx) + 9]
         sky[sl] += flux * np.exp(-((xx[sl] - cx) ** 2 + (yy[sl] - cy) ** 2) / (2 * 1.3**2))
     return sky.astype(np.float32), pixmap
 
@@ -121,10 +125,14 @@ def main(argv=None):
 
     sky, pixmap = nircam_case()
     mpix = pixmap.shape[0] * pixmap.shape[1] / 1e6
-    print(f"NIRCam B5 blot: {sky.shape[1]}x{sky.shape[0]} output-frame image -> "
-          f"{pixmap.shape[1]}x{pixmap.shape[0]} detector, median of {args.repeats}")
-    print(f"{'interp':<10}{'reference Mpix/s':>18}{'tiledrizzle Mpix/s':>20}"
-          f"{'ratio':>8}{'max |diff|':>13}{'excluded px':>13}")
+    print(
+        f"NIRCam B5 blot: {sky.shape[1]}x{sky.shape[0]} output-frame image -> "
+        f"{pixmap.shape[1]}x{pixmap.shape[0]} detector, median of {args.repeats}"
+    )
+    print(
+        f"{'interp':<10}{'reference Mpix/s':>18}{'tiledrizzle Mpix/s':>20}"
+        f"{'ratio':>8}{'max |diff|':>13}{'excluded px':>13}"
+    )
     below_target = []
     for interp in INTERPOLATORS:
         ours = blot_image(sky, pixmap, interp=interp)
@@ -139,8 +147,10 @@ def main(argv=None):
         ratio = t_ref / t_ours
         excluded = reference_undefined(pixmap, sky.shape, interp)
         diff = float(np.max(np.abs(ours.astype(np.float64) - ref)[~excluded]))
-        print(f"{interp:<10}{mpix / t_ref:>18.1f}{mpix / t_ours:>20.1f}{ratio:>8.2f}"
-              f"{diff:>13.3g}{int(excluded.sum()):>13d}")
+        print(
+            f"{interp:<10}{mpix / t_ref:>18.1f}{mpix / t_ours:>20.1f}{ratio:>8.2f}"
+            f"{diff:>13.3g}{int(excluded.sum()):>13d}"
+        )
         if ratio < TARGET_SPEEDUP:
             below_target.append(interp)
     if below_target:

@@ -90,8 +90,8 @@ def kernel_call(kernel, out_shape, data, weights, pixmap):
     Everything but the kernel call (scan plan, accumulator allocation, zeroing)
     happens before the returned function is timed; it returns the elapsed seconds.
     """
-    from tiledrizzle.kernels.registry import KERNELS
     from tiledrizzle.engine.scan import plan_scanlines
+    from tiledrizzle.kernels.registry import KERNELS
 
     ny, nx = data.shape
     out_ny, out_nx = out_shape

@@ -34,17 +34,17 @@ to show both did the same work.
 (one thread, so time adds up) with timing wrappers monkeypatched in from this
 script (tiledrizzle's files are not changed):
 
-* the kernel: ``tiledrizzle.tasks`` looks its Numba kernel up in the module
-  global ``DRIZZLE_KERNELS`` at every call of ``drizzle_tile``; the script
-  replaces that global by a copy whose entries add each call's seconds to a
-  counter. The sum is the *kernel seconds*.
-* for the breakdown: ``mosaic._prepare_inputs`` (validation),
-  ``mosaic._exposure_for_engine`` + ``mosaic.plan_input`` (scan and plan),
-  ``mosaic.drizzle_tile`` (the task: kernel, the column narrowing
-  ``tasks.window_columns`` and partial-sum allocation), ``mosaic.finish_tile``
+* the kernel: ``tiledrizzle.engine.tasks`` looks its Numba kernel up in the
+  module global ``KERNELS`` (the registry's table) at every call of
+  ``drizzle_tile``; the script replaces that global by a copy whose entries add
+  each call's seconds to a counter. The sum is the *kernel seconds*.
+* for the breakdown: ``plan.prepare_inputs`` (validation),
+  ``plan._engine_exposure`` + ``plan.plan_input`` (scan and plan),
+  ``graph.drizzle_tile`` (the task: kernel, the column narrowing
+  ``tasks.window_columns`` and partial-sum allocation), ``graph.finish_tile``
   (reducer task). On the local schedulers the reducer hands the tile's partial
-  sums to a writer thread (``tiledrizzle.write_behind``), which merges them
-  (``MosaicStore.read_tile_before``: Zarr reads; ``mosaic.reduce_tile``: merge,
+  sums to a writer thread (``tiledrizzle.engine.write_behind``), which merges them
+  (``MosaicStore.read_tile_before``: Zarr reads; ``reduce.reduce_tile``: merge,
   normalise) and writes the tile (``MosaicStore.write_tile``) off the critical
   path, while the next kernels run: those are shown apart, with the reducer
   tasks' own time on the main thread (hand-over, and waiting while
@@ -333,10 +333,14 @@ class Timers:
 @contextlib.contextmanager
 def timed_engine(timers):
     """Wrap the kernel entry of ``tasks.drizzle_tile`` and the engine's stages (undone after)."""
-    from tiledrizzle import mosaic as mosaic_mod
-    from tiledrizzle import tasks as tasks_mod
-    from tiledrizzle.store.zarr_store import MosaicStore
+    from dataclasses import replace
+
+    from tiledrizzle.engine import graph as graph_mod
+    from tiledrizzle.engine import plan as plan_mod
+    from tiledrizzle.engine import reduce as reduce_mod
+    from tiledrizzle.engine import tasks as tasks_mod
     from tiledrizzle.engine.write_behind import TileWriteBehind
+    from tiledrizzle.store.zarr_store import MosaicStore
 
     saved = []
 
@@ -345,15 +349,17 @@ def timed_engine(timers):
         saved.append((owner, attr, original))
         setattr(owner, attr, timers.wrap(name, original))
 
-    kernels = dict(tasks_mod.DRIZZLE_KERNELS)
-    saved.append((tasks_mod, "DRIZZLE_KERNELS", tasks_mod.DRIZZLE_KERNELS))
-    tasks_mod.DRIZZLE_KERNELS = {k: timers.wrap("kernel", f) for k, f in kernels.items()}
-    patch(mosaic_mod, "_prepare_inputs", "validate")
-    patch(mosaic_mod, "_exposure_for_engine", "scan+plan")
-    patch(mosaic_mod, "plan_input", "scan+plan")
-    patch(mosaic_mod, "drizzle_tile", "task")
-    patch(mosaic_mod, "finish_tile", "reducer task")
-    patch(mosaic_mod, "reduce_tile", "reduce")
+    kernels = dict(tasks_mod.KERNELS)
+    saved.append((tasks_mod, "KERNELS", tasks_mod.KERNELS))
+    tasks_mod.KERNELS = {
+        k: replace(spec, run=timers.wrap("kernel", spec.run)) for k, spec in kernels.items()
+    }
+    patch(plan_mod, "prepare_inputs", "validate")
+    patch(plan_mod, "_engine_exposure", "scan+plan")
+    patch(plan_mod, "plan_input", "scan+plan")
+    patch(graph_mod, "drizzle_tile", "task")
+    patch(graph_mod, "finish_tile", "reducer task")
+    patch(reduce_mod, "reduce_tile", "reduce")
     patch(tasks_mod, "window_columns", "narrow")
     patch(MosaicStore, "read_tile_before", "zarr read")
     patch(MosaicStore, "write_tile", "zarr write")
@@ -380,8 +386,8 @@ def single_pass_kernels(case):
     As ``benchmarks/bench_kernels.py``: scan limits from ``plan_scanlines``, float64
     accumulators and a context plane allocated (and zeroed) outside the timer.
     """
-    from tiledrizzle.kernels.registry import KERNELS
     from tiledrizzle.engine.scan import plan_scanlines
+    from tiledrizzle.kernels.registry import KERNELS
 
     out_ny, out_nx = case["out_shape"]
     func = KERNELS["square"].run
@@ -588,8 +594,8 @@ def store_footprint(path):
 
 def ooc_child(spec):
     """In the subprocess: drizzle the FITS inputs onto one grid; print a JSON line."""
-    from tiledrizzle.inputs.fits import FitsExposure
     from tiledrizzle import mosaic
+    from tiledrizzle.inputs.fits import FitsExposure
     from tiledrizzle.inputs.output_wcs import wcs_from_header_file
 
     out_wcs = wcs_from_header_file(spec["header"])

@@ -18,7 +18,7 @@ The module is also a Dask worker preload (``dask worker --preload reliability_jo
 this folder on PYTHONPATH): the worker counts the per-(tile, input) tasks it runs
 (``task_calls``) and, when its environment sets ``TASK_DELAY_ENV`` (seconds), each task
 sleeps that long before it runs. Tasks reach a worker as a reference to
-``tiledrizzle.tasks.drizzle_tile``, so the worker runs the wrapper while the client's graph
+``tiledrizzle.engine.tasks.drizzle_tile``, so the worker runs the wrapper while the client's graph
 is untouched.
 """
 
@@ -88,12 +88,13 @@ def _delayed(func, seconds):
 
 
 def slow_reducer(seconds):
-    """Make every tile's reducer (``tiledrizzle.mosaic.finish_tile``) wait ``seconds`` first.
+    """Make every tile's reducer (``tiledrizzle.engine.reduce.finish_tile``) wait ``seconds``
+    first.
 
-    Reaches the local schedulers of this process ('sync', 'threads'): ``mosaic`` looks the
-    reducer up in its module when it builds the graph.
+    Reaches the local schedulers of this process ('sync', 'threads'): ``engine.graph`` looks
+    the reducer up in its module when it builds the graph.
     """
-    import tiledrizzle.engine.batch as engine
+    import tiledrizzle.engine.graph as engine
 
     engine.finish_tile = _delayed(engine.finish_tile, seconds)
 

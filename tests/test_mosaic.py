@@ -178,7 +178,8 @@ def test_store_of_another_grid_is_refused_untouched(tmp_path, change, message):
 
 
 def test_interrupted_batch_resumes_to_identical_store(tmp_path, monkeypatch):
-    import tiledrizzle.engine.batch as engine
+    import tiledrizzle.engine.graph as engine  # builds the reducer tasks
+    import tiledrizzle.engine.reduce as reducer
 
     inputs = exposures(8, seed=12, data2=True)
     clean = run_mosaic(inputs[:5], tmp_path / "clean.zarr", "square", tile_shape=(40, 40))
@@ -192,7 +193,7 @@ def test_interrupted_batch_resumes_to_identical_store(tmp_path, monkeypatch):
         calls.append(args[2])
         if len(calls) == 4:
             # Die half-way through writing a tile that already has content.
-            store = engine._open_for_batch(args[0], args[1], args[3])
+            store = reducer._open_for_batch(args[0], args[1], args[3])
             real_write, crash_tile = store._write_state, args[2]
 
             def partial_write(prefix, tile, state):
@@ -208,7 +209,7 @@ def test_interrupted_batch_resumes_to_identical_store(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run_mosaic(inputs[5:], path, "square", tile_shape=(40, 40), scheduler="sync")
     monkeypatch.setattr(engine, "finish_tile", real_finish)
-    engine._STORE_CACHE.clear()
+    reducer._STORE_CACHE.clear()
 
     with pytest.raises(StoreError, match="interrupted batch"):
         run_mosaic(inputs[5:], path, "square", tile_shape=(40, 40))

@@ -422,20 +422,20 @@ def test_writer_sees_a_batch_finished_while_it_prepared(tmp_path, procs, referen
     """Job B reads the store, then job A writes a whole batch and lets go of the lock before
     B takes it: B must work from the store as A left it (its batch after A's), not from
     what it read before."""
-    import tiledrizzle.engine.batch as engine
+    from tiledrizzle.store.zarr_store import MosaicStore
 
     path = tmp_path / "m.zarr"
     shutil.copytree(reference["path"], path)
-    real_prepare = engine._prepare_inputs
+    real_acquire = MosaicStore.acquire_lock
 
-    def prepare_while_job_a_writes(*args, **kwargs):
+    def acquire_after_job_a_wrote(self):  # B has read the store; A writes before B locks
         a = procs.start([sys.executable, JOB, path, 2], "job-a")
         assert a.wait(timeout=RUN_TIMEOUT) == 0, procs.log(a)
-        return real_prepare(*args, **kwargs)
+        return real_acquire(self)
 
-    monkeypatch.setattr(engine, "_prepare_inputs", prepare_while_job_a_writes)
+    monkeypatch.setattr(MosaicStore, "acquire_lock", acquire_after_job_a_wrote)
     b = run(job.batch_inputs(1), path)  # B: batch 1's inputs again, as a third batch
-    monkeypatch.setattr(engine, "_prepare_inputs", real_prepare)
+    monkeypatch.setattr(MosaicStore, "acquire_lock", real_acquire)
 
     sequential = tmp_path / "sequential.zarr"
     shutil.copytree(reference["path"], sequential)

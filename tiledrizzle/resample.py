@@ -30,6 +30,7 @@ import warnings
 
 import numpy as np
 
+from tiledrizzle.core.errors import InputError
 from tiledrizzle.core.grid import TileGrid, positive_pair
 from tiledrizzle.core.kernel_input import context_bit
 from tiledrizzle.core.options import (
@@ -55,6 +56,7 @@ SUPPORTED_DRIZZLE_KERNELS = list(KERNEL_NAMES)
 
 ROLLING_BAND_ROWS = 64
 """Input rows per kernel call on the untiled path (see ``Drizzle._drizzle_rolling``)."""
+
 
 class Drizzle:
     """Resample and co-add images onto one output grid with the drizzle algorithm.
@@ -98,25 +100,25 @@ class Drizzle:
         )
         self._scheduler = "sync" if scheduler is None else check_scheduler(scheduler)
         if scheduler is not None and tile_shape is None:
-            raise ValueError("'scheduler' needs 'tile_shape': the untiled path runs in the caller")
+            raise InputError("'scheduler' needs 'tile_shape': the untiled path runs in the caller")
 
         if disable_ctx:
             self._ctx_id = None
             self._max_ctx_id = None
         else:
             if begin_ctx_id < 0:
-                raise ValueError("Invalid context image ID")
+                raise InputError("Invalid context image ID")
             self._ctx_id = begin_ctx_id
             if max_ctx_id is None:
                 max_ctx_id = begin_ctx_id
             elif max_ctx_id < begin_ctx_id:
-                raise ValueError("'max_ctx_id' cannot be smaller than 'begin_ctx_id'.")
+                raise InputError("'max_ctx_id' cannot be smaller than 'begin_ctx_id'.")
             self._max_ctx_id = max_ctx_id
 
         if exptime < 0.0:
-            raise ValueError("Exposure time must be non-negative.")
+            raise InputError("Exposure time must be non-negative.")
         if exptime > 0.0 and out_img is None and out_ctx is None and out_wht is None:
-            raise ValueError(
+            raise InputError(
                 "Exposure time must be 0.0 for the first resampling "
                 "(when no output resampled images have been provided)."
             )
@@ -124,7 +126,7 @@ class Drizzle:
             (out_ctx is not None and np.sum(out_ctx) > 0)
             or (out_wht is not None and np.sum(out_wht) > 0)
         ):
-            raise ValueError(
+            raise InputError(
                 "Inconsistent exposure time and context and/or weight images: "
                 "Exposure time cannot be 0 when context and/or weight arrays "
                 "are non-zero."
@@ -150,7 +152,7 @@ class Drizzle:
             if out_ctx.ndim == 2:
                 out_ctx = out_ctx[None, :, :]
             elif out_ctx.ndim != 3:
-                raise ValueError("'out_ctx' must be either a 2D or 3D array.")
+                raise InputError("'out_ctx' must be either a 2D or 3D array.")
             shapes.add(out_ctx.shape[1:])
         if out_dq is not None:
             check_dq_dtype(out_dq, "out_dq")
@@ -164,7 +166,7 @@ class Drizzle:
             self._out_shape = shapes.pop()
             self._alloc_output_arrays(self._out_shape, max_ctx_id, out_img, out_wht, out_ctx)
         elif len(shapes) > 1:
-            raise ValueError(
+            raise InputError(
                 "Inconsistent data shapes specified: 'out_shape' and/or "
                 "out_img, out_img2, out_wht, out_ctx, out_dq have different "
                 "shapes."
@@ -186,7 +188,7 @@ class Drizzle:
                     if img is not None:
                         shapes.add(np.shape(img))
             if len(shapes) > 1:
-                raise ValueError(
+                raise InputError(
                     "Inconsistent data shapes specified: 'out_shape' "
                     "and/or out_img, out_img2, out_wht, out_ctx have "
                     "different shapes."
@@ -260,7 +262,7 @@ class Drizzle:
                 self._out_ctx = out_ctx
             if not (out_wht is None and out_ctx is None):
                 if np.any(np.bitwise_xor(self._out_wht > 0.0, np.sum(self._out_ctx, axis=0) > 0)):
-                    raise ValueError(
+                    raise InputError(
                         "Inconsistent values of supplied 'out_wht' and "
                         "'out_ctx' arrays. Pixels with non-zero context "
                         "values must have positive weights and vice-versa."
@@ -301,13 +303,13 @@ class Drizzle:
         """Raise when the number of data2 arrays disagrees with ``out_img2`` (no state change)."""
         if self._out_img2 is None:
             if ninputs2 is not None and ninputs2 >= 1 and self._ncoadds > 0:
-                raise ValueError(
+                raise InputError(
                     "Mismatch between the number of 'out_img2' images and the number of inputs."
                 )
             return
         nimg2 = len(self._out_img2)
         if (ninputs2 is not None and ninputs2 != nimg2) or (ninputs2 is None and nimg2 > 0):
-            raise ValueError(
+            raise InputError(
                 "Mismatch between the number of 'out_img2' images "
                 "previously set and the number of inputs."
             )
@@ -386,7 +388,7 @@ class Drizzle:
         if len(self._output_shapes) == 1:
             return next(iter(self._output_shapes)), pixmap
         if len(self._output_shapes) > 1:
-            raise ValueError(
+            raise InputError(
                 "Inconsistent data shapes: 'out_shape' and/or "
                 "out_img, out_img2, out_wht, out_ctx have different shapes."
             )
@@ -395,7 +397,7 @@ class Drizzle:
             x0, x1 = np.nanmin(pixmap[:, :, 0]), np.nanmax(pixmap[:, :, 0])
             y0, y1 = np.nanmin(pixmap[:, :, 1]), np.nanmax(pixmap[:, :, 1])
         if not np.all(np.isfinite([x0, x1, y0, y1])):
-            raise ValueError("'pixmap' has no finite values: cannot infer the output shape.")
+            raise InputError("'pixmap' has no finite values: cannot infer the output shape.")
         x0, x1, y0, y1 = int(np.floor(x0)), int(np.ceil(x1)), int(np.floor(y0)), int(np.ceil(y1))
         pixmap = pixmap.copy()
         pixmap[:, :, 0] -= x0

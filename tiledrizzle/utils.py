@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from tiledrizzle.core.errors import InputError
+
 __all__ = ["calc_pixmap", "decode_context", "estimate_pixel_scale_ratio"]
 
 
@@ -45,7 +47,7 @@ def calc_pixmap(wcs_from, wcs_to, shape=None, disable_bbox="to"):
             if ndim > 1:
                 shape = tuple(math.ceil(hi + 0.5) for _, hi in bbox_from[::-1])
     if shape is None:
-        raise ValueError('The "from" WCS must have pixel_shape property set.')
+        raise InputError('The "from" WCS must have pixel_shape property set.')
 
     y, x = np.indices(shape, dtype=np.float64)
     if disable_bbox in ("from", "both") and bbox_from is not None:
@@ -108,15 +110,15 @@ def decode_context(context, x, y):
     integer sequences of equal length. Returns one index array per pixel.
     """
     if context.ndim != 3:
-        raise ValueError("'context' must be a 3D array.")
+        raise InputError("'context' must be a 3D array.")
     x = np.atleast_1d(x)
     y = np.atleast_1d(y)
     if x.size != y.size:
-        raise ValueError("Coordinate arrays must have equal length.")
+        raise InputError("Coordinate arrays must have equal length.")
     if x.ndim != 1:
-        raise ValueError("Coordinates must be scalars or 1D arrays.")
+        raise InputError("Coordinates must be scalars or 1D arrays.")
     if not (np.issubdtype(x.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
-        raise ValueError("Pixel coordinates must be integer values")
+        raise InputError("Pixel coordinates must be integer values")
     nbits = 8 * context.dtype.itemsize
     masks = np.left_shift(np.array(1, dtype=context.dtype), np.arange(nbits, dtype=context.dtype))
     pixels = zip(x, y, strict=True)

@@ -175,6 +175,7 @@ def validate_add_image(
     )  # fmt: skip
     return inp, box, ninputs2, out_shape
 
+
 def _parse_data2(data2, data_shape):
     """(number of data2 arrays or None, list of arrays/None) with shape checks."""
     if data2 is None:
@@ -196,6 +197,7 @@ def _parse_data2(data2, data_shape):
         raise InputError("'data2' shape(s) is not consistent with 'data' shape.")
     return len(items), items
 
+
 def _input_box(xmin, xmax, ymin, ymax, in_nx, in_ny):
     """Inclusive input box with the reference's defaults (0 or None: no limit)."""
 
@@ -216,6 +218,7 @@ def _input_box(xmin, xmax, ymin, ymax, in_nx, in_ny):
     if ymax == 0:
         ymax = in_ny - 1
     return xmin, xmax, ymin, ymax
+
 
 def _prepare_input(
     kernel_name, data, weights, data2_list, dq, pixmap, box, iscale, pixel_scale_ratio,

@@ -19,7 +19,9 @@ import warnings
 
 import numpy as np
 
+from tiledrizzle.core.errors import InputError, InputTypeError
 from tiledrizzle.kernels import blot as kernels
+from tiledrizzle.kernels.lanczos import lanczos_lut
 
 __all__ = [
     "blot_image", "blot_block", "blot_input_box", "INTERPOLATORS", "as_pixmap", "method_and_table",
@@ -45,16 +47,16 @@ _DEPRECATED_ALIASES = {"lan3": "lanczos3", "lan5": "lanczos5"}
 def method_and_table(interp):
     """Kernel code and read-only weight table (Lanczos LUT / sinc taper) of ``interp``."""
     if not isinstance(interp, str):
-        raise TypeError(f"'interp' must be a str, not {type(interp).__name__}")
+        raise InputTypeError(f"'interp' must be a str, not {type(interp).__name__}")
     if interp not in INTERPOLATORS:
-        raise ValueError(
+        raise InputError(
             f"Unknown interp type '{interp}'; 'interp' must be one of {sorted(INTERPOLATORS)}"
         )
     method = INTERPOLATORS[interp]
     if method == kernels.LANCZOS3:
-        table = kernels.lanczos_lut(3)
+        table = lanczos_lut(3)
     elif method == kernels.LANCZOS5:
-        table = kernels.lanczos_lut(5)
+        table = lanczos_lut(5)
     elif method == kernels.SINC:
         table = kernels.sinc_taper()
     else:
@@ -68,32 +70,32 @@ def _as_float32_scalar(value, name, *, default, positive):
     if value is None:
         return np.float32(default)
     if isinstance(value, str | bytes):
-        raise TypeError(f"Argument '{name}' is not a number.")
+        raise InputTypeError(f"Argument '{name}' is not a number.")
     try:
         with np.errstate(over="ignore"):  # out of float32 range -> inf, rejected below
             v = np.float32(float(value))
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"Argument '{name}' is not a number.") from exc
+        raise InputTypeError(f"Argument '{name}' is not a number.") from exc
     if positive and not (np.isfinite(v) and v > 0):
-        raise ValueError(f"Argument '{name}' must be positive and finite.")
+        raise InputError(f"Argument '{name}' must be positive and finite.")
     return v
 
 
 def _as_input_image(data):
     arr = np.asarray(data)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"'data' must be a real-valued 2D array, got dtype {arr.dtype}")
+        raise InputTypeError(f"'data' must be a real-valued 2D array, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        raise ValueError(f"'data' must be a 2D array, got shape {arr.shape}")
+        raise InputError(f"'data' must be a 2D array, got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def as_pixmap(pixmap):
     arr = np.asarray(pixmap)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"'pixmap' must be a real-valued array, got dtype {arr.dtype}")
+        raise InputTypeError(f"'pixmap' must be a real-valued array, got dtype {arr.dtype}")
     if arr.ndim != 3 or arr.shape[2] != 2:
-        raise ValueError(f"'pixmap' must be an array of shape (Ny, Nx, 2), got shape {arr.shape}")
+        raise InputError(f"'pixmap' must be an array of shape (Ny, Nx, 2), got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
@@ -167,7 +169,7 @@ def blot_image(
     ``interp``), ``TypeError`` for wrong types.
     """
     if not isinstance(interp, str):
-        raise TypeError(f"'interp' must be a str, not {type(interp).__name__}")
+        raise InputTypeError(f"'interp' must be a str, not {type(interp).__name__}")
     if interp in _DEPRECATED_ALIASES:
         new_interp = _DEPRECATED_ALIASES[interp]
         warnings.warn(
@@ -218,9 +220,9 @@ def blot_image(
     else:
         out_img = np.asarray(out_img, dtype=np.float32)
         if out_img.shape != output_shape:
-            raise ValueError("'output_image' shape is not consistent with 'pixmap' shape.")
+            raise InputError("'output_image' shape is not consistent with 'pixmap' shape.")
         if not out_img.flags.writeable:
-            raise ValueError("'out_img' is read-only.")
+            raise InputError("'out_img' is read-only.")
 
     scale = _as_float32_scalar(iscale, "iscale", default=1.0, positive=True)
     fill = _as_float32_scalar(fillval, "fillval", default=0.0, positive=False)
@@ -231,9 +233,9 @@ def blot_image(
     if pixmap.shape[:2] != out_img.shape:
         ny, nx = pixmap.shape[:2]
         oy, ox = out_img.shape
-        raise ValueError(f"Pixel map dimensions ({nx}, {ny}) != output dimensions ({ox}, {oy}).")
+        raise InputError(f"Pixel map dimensions ({nx}, {ny}) != output dimensions ({ox}, {oy}).")
     if out_img.size == 0:
-        raise ValueError("'pixmap' must not be empty (no output pixels to blot).")
+        raise InputError("'pixmap' must not be empty (no output pixels to blot).")
 
     target = out_img if out_img.flags.c_contiguous else np.empty(output_shape, np.float32)
     ny_out, nx_out = output_shape
@@ -342,14 +344,14 @@ def blot_block(
         and out.ndim == 2
         and out.flags.writeable
     ):
-        raise TypeError("'out' must be a writeable 2D float32 numpy array.")
+        raise InputTypeError("'out' must be a writeable 2D float32 numpy array.")
     if data_block.ndim != 2:
-        raise ValueError(f"'data_block' must be a 2D array, got shape {data_block.shape}")
+        raise InputError(f"'data_block' must be a 2D array, got shape {data_block.shape}")
     if pixmap.shape[:2] != out.shape:
-        raise ValueError("'pixmap' and 'out' must cover the same output pixels.")
+        raise InputError("'pixmap' and 'out' must cover the same output pixels.")
     y0, y1, x0, x1 = (0, out.shape[0], 0, out.shape[1]) if region is None else region
     if not (0 <= y0 <= y1 <= out.shape[0] and 0 <= x0 <= x1 <= out.shape[1]):
-        raise ValueError(f"'region' {region} is not inside 'out' of shape {out.shape}.")
+        raise InputError(f"'region' {region} is not inside 'out' of shape {out.shape}.")
     by, bx = block_origin
     ny, nx = input_shape
     return kernels.blot_region(

@@ -163,8 +163,11 @@ class MosaicPlan:
         the Dask configuration ``tiledrizzle.strip-cache-bytes``)."""
         ty, tx = self.grid.tile_shape
         n_planes = context_plane_count(len(self.used))
-        tiles = TILES_IN_FLIGHT * ty * tx * tile_state_bytes_per_pixel(
-            n_planes, self.n_img2, self.with_dq
+        tiles = (
+            TILES_IN_FLIGHT
+            * ty
+            * tx
+            * tile_state_bytes_per_pixel(n_planes, self.n_img2, self.with_dq)
         )
         arrays = sum(
             e.inp.data.nbytes + e.inp.weights.nbytes + e.inp.pixmap.nbytes + e.inp.data2.nbytes

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiledrizzle.core.errors import InputError
 from tiledrizzle.kernels.scan import MAX_INV_ERR, golden_section, interpolate, scan_rows
 
 VERTEX_ATOL = 1.0e-12
 APPROX_ZERO = 1.0e3 * np.finfo(np.float64).tiny
 MAX_POLYGON_VERTICES = 8
-
 
 
 @dataclass(frozen=True)
@@ -360,12 +360,12 @@ def estimate_local_scale_ratio(pixmap, polygon):
     c = polygon_centroid(polygon)
     ny, nx = pixmap.shape[:2]
     if c is None or nx < 2 or ny < 2:
-        raise ValueError("Unable to estimate pscale_ratio")
+        raise InputError("Unable to estimate pscale_ratio")
     i = min(max(int(c[0]), 0), nx - 2)
     j = min(max(int(c[1]), 0), ny - 2)
     p0, p1, p2 = pixmap[j, i], pixmap[j, i + 1], pixmap[j + 1, i]
     if np.isnan(p0).any() or np.isnan(p1).any() or np.isnan(p2).any():
-        raise ValueError("Unable to estimate pscale_ratio")
+        raise InputError("Unable to estimate pscale_ratio")
     cd11 = p1[0] - p0[0]
     cd12 = p1[1] - p0[1]
     cd21 = p2[0] - p0[0]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiledrizzle.core.errors import InputError
 from tiledrizzle.kernels.footprint import map_step
 
 STRIP_CACHE_BYTES = 512 * 2**20
@@ -45,7 +46,7 @@ def configured_budget():
     try:
         return max(int(parse_bytes(value) if isinstance(value, str) else value), 0)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"tiledrizzle.strip-cache-bytes must be a number of bytes, got {value!r}"
         ) from None
 

@@ -410,9 +410,7 @@ def wcs_from_header_file(path):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # malformed cards warn before they raise
                 try:
-                    header = fits.Header.fromstring(
-                        text, sep="\n" if "\n" in text.strip() else ""
-                    )
+                    header = fits.Header.fromstring(text, sep="\n" if "\n" in text.strip() else "")
                 except Exception as exc:  # astropy raises several types for bad cards
                     raise InputError(f"not a FITS header ({exc})") from None
             w = _celestial_wcs(header, what)

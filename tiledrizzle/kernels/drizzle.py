@@ -185,8 +185,6 @@ def _corners_from_3x3(f00, f10, f20, f01, f11, f21, f02, f12, f22, hh, he, hc):
     )
 
 
-
-
 # The accumulate step, written out in every kernel (arrays cannot go through a
 # helper without reference counting), for one output pixel (ii, jj) with
 # weight ``dow`` (float32), input value ``dd = float64(d)`` and ``d2[k]``:
@@ -249,7 +247,7 @@ def _square_loop(
         i_hi = min(x_last[j], col_hi)
         jr = _u(j - in_y0)
         interior_row = j > 0 and j < in_ny - 2
-        r0 = _u(j - 1 - in_y0)
+        r0 = _u(max(j - 1 - in_y0, 0))  # used on interior rows only; never wraps
         r2 = _u(j + 1 - in_y0)
         # the 3x3 neighbourhood: columns L, M, R; rows 0 (j-1), 1 (j), 2 (j+1)
         xl0 = xl1 = xl2 = xm0 = xm1 = xm2 = xr0 = xr1 = xr2 = 0.0

@@ -16,10 +16,12 @@ import uuid
 
 import numpy as np
 
+from tiledrizzle.core.errors import InputError
 from tiledrizzle.store.zarr_store import MosaicStore
 
 DEFAULT_MAX_BYTES = 4 * 2**30
 """Largest output (bytes of all exported arrays) ``export_fits`` writes by default."""
+
 
 def as_store(store) -> MosaicStore:
     if isinstance(store, MosaicStore):
@@ -136,14 +138,14 @@ def export_fits(store, path, *, overwrite=False, max_bytes=DEFAULT_MAX_BYTES):
     a = st.attrs
     running = [b["id"] for b in a["batches"] if b.get("status") != "complete"]
     if running:
-        raise ValueError(
+        raise InputError(
             f"the store {st.path!r} holds an unfinished batch {running[-1]}; finish it "
             "(mosaic(..., resume=True)) before exporting"
         )
     exts = _extensions(st)
     nbytes = sum(int(st.group[name].nbytes) for _, name in exts)
     if nbytes > max_bytes:
-        raise ValueError(
+        raise InputError(
             f"the mosaic's arrays are {_gib(nbytes)}, above max_bytes = {_gib(int(max_bytes))}; "
             "export_fits holds the output in memory (raise max_bytes, or read the Zarr "
             "store directly)"

@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 
+from tiledrizzle.core.errors import InputError
 from tiledrizzle.products.export import as_store, temp_beside
 from tiledrizzle.store.zarr_store import MosaicStore
 
@@ -21,7 +22,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STRETCHES = ("asinh", "zscale")
 ASINH_A = 0.1
 """Softening of the asinh stretch (as astropy.visualization.AsinhStretch's default)."""
-
 
 
 def _preview_arrays(st: MosaicStore):
@@ -125,14 +125,14 @@ def preview_png(
     st = as_store(store)
     choices = _preview_arrays(st)
     if array not in choices:
-        raise ValueError(f"'array' must be one of {choices}, got {array!r}")
+        raise InputError(f"'array' must be one of {choices}, got {array!r}")
     if stretch not in STRETCHES:
-        raise ValueError(f"'stretch' must be one of {STRETCHES}, got {stretch!r}")
+        raise InputError(f"'stretch' must be one of {STRETCHES}, got {stretch!r}")
     if isinstance(max_size, bool) or int(max_size) != max_size or max_size < 1:
-        raise ValueError(f"'max_size' must be a positive integer, got {max_size!r}")
+        raise InputError(f"'max_size' must be a positive integer, got {max_size!r}")
     lo_p, hi_p = (float(p) for p in percentiles)
     if not 0.0 <= lo_p < hi_p <= 100.0:
-        raise ValueError(f"'percentiles' must be 0 <= low < high <= 100, got {percentiles!r}")
+        raise InputError(f"'percentiles' must be 0 <= low < high <= 100, got {percentiles!r}")
 
     arr = da.from_zarr(st.group[array])
     if array != "wht" and st.meta.fillval is not None:

@@ -34,14 +34,12 @@ from functools import partial
 import numpy as np
 import zarr
 
-from tiledrizzle.core.errors import StoreError
+from tiledrizzle.core.errors import InputError, InputTypeError, StoreError
 from tiledrizzle.core.grid import TileGrid
 from tiledrizzle.store.lock import WriterLock
 from tiledrizzle.store.tile_state import TileState
 
 FORMAT = "tiledrizzle-mosaic/1"
-
-
 
 
 def _fill_from_attr(value):
@@ -322,7 +320,6 @@ class MosaicStore:
                             for n in ("tile_batch", "tile_pending")])  # fmt: skip
         return int(got[0]), int(got[1])
 
-
     # -- lock ---------------------------------------------------------------------------
 
     def acquire_lock(self):
@@ -331,6 +328,7 @@ class MosaicStore:
 
     def release_lock(self):
         WriterLock(self.path).release()
+
 
 def _codec():
     """Tile compression: Blosc LZ4 with byte shuffle. Several times faster than zarr's
@@ -365,9 +363,9 @@ def _check_layout(group, attrs, grid):
     def need(key, kinds, ok=lambda v: True, what="invalid"):
         value = attrs[key]
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            raise TypeError(f"{key!r} is {value!r}")
+            raise InputTypeError(f"{key!r} is {value!r}")
         if not ok(value):
-            raise ValueError(f"{key!r} is {what}: {value!r}")
+            raise InputError(f"{key!r} is {what}: {value!r}")
         return value
 
     need("store_id", (str,))
@@ -378,7 +376,7 @@ def _check_layout(group, attrs, grid):
     need("inputs", (list,))
     need("batches", (list,))
     if attrs.get("wcs") is not None and not isinstance(attrs["wcs"], str):
-        raise TypeError(f"'wcs' is {attrs['wcs']!r}")
+        raise InputTypeError(f"'wcs' is {attrs['wcs']!r}")
     tiles = (grid.n_tiles_y, grid.n_tiles_x)
     shapes = {"img": grid.shape, "wht": grid.shape, "tile_batch": tiles, "tile_pending": tiles}
     shapes.update({f"img2/{k}": grid.shape for k in range(n_img2)})
@@ -389,6 +387,6 @@ def _check_layout(group, attrs, grid):
         try:
             got = tuple(group[name].shape)
         except KeyError:
-            raise ValueError(f"the array {name!r} is missing") from None
+            raise InputError(f"the array {name!r} is missing") from None
         if (got[1:] if name == "ctx" else got) != tuple(shape):
-            raise ValueError(f"the array {name!r} has shape {got}, expected {shape}")
+            raise InputError(f"the array {name!r} has shape {got}, expected {shape}")
