@@ -297,7 +297,7 @@ def test_worker_killed_mid_mosaic_gives_identical_output(
     loss a single worker can cause.
     """
     if inputs_travel == "scattered":
-        monkeypatch.setattr(tiledrizzle.schedulers, "IN_GRAPH_BYTES", 0)
+        monkeypatch.setattr(tiledrizzle.engine.schedulers, "IN_GRAPH_BYTES", 0)
     cluster = dask_cluster
     cluster.ready(2, task_delay=0.2)
     total = reference["report"]["tiles_written"]
