@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from mosaic_inputs import OUT_SHAPE, add_image_kwargs, assert_identical, exposures, outputs
+from helpers.mosaic_inputs import OUT_SHAPE, add_image_kwargs, assert_identical, exposures, outputs
 
 from tiledrizzle import mosaic
 from tiledrizzle.resample import Drizzle

@@ -1,4 +1,7 @@
-"""Shared fixtures: real instrument WCS headers (read from ../shared/data/wcs, never copied)."""
+"""Real instrument WCS headers (read from ../shared/data/wcs, never copied).
+
+``WCS_DIR`` is ``$TILEDRIZZLE_WCS_DIR`` or ``<repo>/../shared/data/wcs``.
+"""
 
 import functools
 import os
@@ -8,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]  # tests/helpers/wcs_data.py
 WCS_DIR = pathlib.Path(
     os.environ.get("TILEDRIZZLE_WCS_DIR", REPO.parent / "shared" / "data" / "wcs")
 )

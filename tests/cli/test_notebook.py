@@ -22,7 +22,8 @@ nbclient = pytest.importorskip("nbclient", reason="nbclient is in the [test] ext
 pytest.importorskip("ipykernel", reason="ipykernel is in the [test] extra")
 pytest.importorskip("matplotlib", reason="matplotlib is in the [test] extra")
 
-NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
+REPO = pathlib.Path(__file__).resolve().parents[2]  # tests/cli/test_notebook.py
+NOTEBOOK = REPO / "notebooks" / "quickstart.ipynb"
 CELL_TIMEOUT = 300  # seconds; a cold Numba cache compiles the kernels in the first mosaic cell
 PROBE = "import sys; print('KERNEL-PREFIX', sys.prefix)"  # the venv, not just the binary
 

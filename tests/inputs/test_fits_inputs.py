@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS, Sip
-from mosaic_inputs import store_checksum
+from helpers.mosaic_inputs import store_checksum
 
+from tiledrizzle import FitsExposure, FitsInputError, mosaic
 from tiledrizzle.cli.commands import main as cli
-from tiledrizzle import FitsExposure, FitsInputError
-from tiledrizzle import mosaic
 from tiledrizzle.inputs.output_wcs import wcs_to_header_string
 from tiledrizzle.store.zarr_store import MosaicStore
 

@@ -4,10 +4,10 @@ import warnings
 
 import numpy as np
 import pytest
-from mosaic_inputs import OUT_SHAPE, exposures
+from helpers.mosaic_inputs import OUT_SHAPE, exposures
 
-from tiledrizzle.products.blot_mosaic import blot_mosaic
 from tiledrizzle import mosaic
+from tiledrizzle.products.blot_mosaic import blot_mosaic
 from tiledrizzle.resample import blot_image
 
 

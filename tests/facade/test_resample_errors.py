@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from drizzle.resample import Drizzle as RefDrizzle
-from parity import affine_pixmap
+from helpers.parity import affine_pixmap
 
 from tiledrizzle.resample import Drizzle
 

@@ -4,7 +4,7 @@ sum(wht) == number of input pixels, for inputs landing wholly inside the output.
 
 import numpy as np
 import pytest
-from parity import affine_pixmap, distorted_pixmap
+from helpers.parity import affine_pixmap, distorted_pixmap
 
 from tiledrizzle.resample import Drizzle
 

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import nircam_pixmap, requires_wcs_data
+from helpers.wcs_data import nircam_pixmap, requires_wcs_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

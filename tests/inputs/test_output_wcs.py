@@ -9,7 +9,13 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning, Sip
 from astropy.wcs.utils import proj_plane_pixel_scales
-from conftest import NIRCAM_INPUT, NIRCAM_OUTPUTS, WCS_DIR, read_header_wcs, requires_wcs_data
+from helpers.wcs_data import (
+    NIRCAM_INPUT,
+    NIRCAM_OUTPUTS,
+    WCS_DIR,
+    read_header_wcs,
+    requires_wcs_data,
+)
 
 from tiledrizzle.inputs.output_wcs import (
     fit_output_wcs,

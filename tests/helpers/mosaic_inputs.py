@@ -6,7 +6,8 @@ import hashlib
 import os
 
 import numpy as np
-from parity import distorted_pixmap
+
+from helpers.parity import distorted_pixmap
 
 OUT_SHAPE = (150, 170)
 IN_SHAPE = (64, 72)

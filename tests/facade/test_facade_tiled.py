@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from mosaic_inputs import OUT_SHAPE, add_image_kwargs, exposures
+from helpers.mosaic_inputs import OUT_SHAPE, add_image_kwargs, exposures
 
 from tiledrizzle.resample import Drizzle
 

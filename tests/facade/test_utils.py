@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import NIRCAM_INPUT, NIRCAM_OUTPUTS, read_header_wcs, requires_wcs_data
 from drizzle import utils as ref_utils
+from helpers.wcs_data import NIRCAM_INPUT, NIRCAM_OUTPUTS, read_header_wcs, requires_wcs_data
 
 from tiledrizzle import utils
 

@@ -8,15 +8,15 @@ import warnings
 
 import numpy as np
 import pytest
-from mosaic_inputs import assert_identical, outputs
+from helpers.mosaic_inputs import assert_identical, outputs
 
-from tiledrizzle.kernels.footprint import map_step, window_columns
 from tiledrizzle import mosaic
 from tiledrizzle.engine.input_plan import _block_edges
-from tiledrizzle.kernels.reach import centre_reach
-from tiledrizzle.resample import Drizzle
 from tiledrizzle.engine.strips import StripCache
 from tiledrizzle.engine.write_behind import TileWriteBehind
+from tiledrizzle.kernels.footprint import map_step, window_columns
+from tiledrizzle.kernels.reach import centre_reach
+from tiledrizzle.resample import Drizzle
 
 
 def _smooth_pixmap(rng, shape, scale, angle_deg, shear=1e-4):
@@ -51,8 +51,8 @@ def test_jumping_column_search_finds_the_same_columns(seed):
 
 def _untiled_weight(e, out_shape, pixfrac):
     """Σw of one input over the whole output: one kernel call, no planning, no narrowing."""
-    from tiledrizzle.kernels.registry import KERNELS
     from tiledrizzle.engine.scan import plan_scanlines
+    from tiledrizzle.kernels.registry import KERNELS
 
     out_ny, out_nx = out_shape
     ny, nx = e["data"].shape
@@ -180,7 +180,7 @@ def test_strip_cache_drops_a_strip_after_its_last_use():
 
 
 def test_lazy_strips_are_made_once_and_leave_after_their_last_task(tmp_path, monkeypatch):
-    from mosaic_inputs import OUT_SHAPE, exposures
+    from helpers.mosaic_inputs import OUT_SHAPE, exposures
 
     from tiledrizzle.engine import strips, tasks
 
@@ -293,7 +293,7 @@ def test_write_behind_raises_a_failed_write_and_bounds_what_waits():
 def test_a_merge_failing_behind_the_kernels_stops_the_batch_and_resume_finishes_it(
     tmp_path, monkeypatch, scheduler
 ):
-    from mosaic_inputs import OUT_SHAPE, exposures
+    from helpers.mosaic_inputs import OUT_SHAPE, exposures
 
     from tiledrizzle.engine import reduce as mosaic_mod
 

@@ -5,14 +5,21 @@ import types
 
 import numpy as np
 import pytest
-from conftest import nircam_pixmap, requires_wcs_data
 from drizzle.resample import Drizzle as RefDrizzle
+from helpers.parity import (
+    affine_pixmap,
+    assert_outputs_match,
+    compare,
+    data_scale,
+    distorted_pixmap,
+    run,
+)
+from helpers.wcs_data import nircam_pixmap, requires_wcs_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from parity import affine_pixmap, assert_outputs_match, compare, data_scale, distorted_pixmap, run
 
-from tiledrizzle.resample import Drizzle as TileDrizzle
 from tiledrizzle.engine.scan import plan_scanlines
+from tiledrizzle.resample import Drizzle as TileDrizzle
 
 KERNELS = ["square", "point", "turbo", "gaussian", "lanczos2", "lanczos3"]
 SHAPE = (36, 44)

@@ -9,12 +9,18 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS, DistortionLookupTable, FITSFixedWarning, Sip
-from conftest import NIRCAM_INPUT, NIRCAM_OUTPUTS, WCS_DIR, read_header_wcs, requires_wcs_data
 from drizzle import utils as ref_utils
+from helpers.wcs_data import (
+    NIRCAM_INPUT,
+    NIRCAM_OUTPUTS,
+    WCS_DIR,
+    read_header_wcs,
+    requires_wcs_data,
+)
 
 from tiledrizzle import utils
-from tiledrizzle.kernels.grid_interp import interpolate_tensor, lagrange_taps
 from tiledrizzle.inputs.pixmap import WCSPixmap, grid_nodes
+from tiledrizzle.kernels.grid_interp import interpolate_tensor, lagrange_taps
 
 HST_FLT = WCS_DIR / "j8bt06nyq_sip_flt.fits"
 PARITY = 1e-9  # px: exact mode vs calc_pixmap

@@ -22,15 +22,26 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from drizzle.resample import Drizzle as RefDrizzle
 from drizzle.resample import blot_image as ref_blot_image
-from mosaic_inputs import add_image_kwargs, assert_identical, exposures, outputs, store_checksum
-from parity import affine_pixmap, compare
+from helpers.mosaic_inputs import (
+    add_image_kwargs,
+    assert_identical,
+    exposures,
+    outputs,
+    store_checksum,
+)
+from helpers.parity import affine_pixmap, compare
 
+from tiledrizzle import (
+    FitsExposure,
+    FitsInputError,
+    InputsOutsideWarning,
+    StoreError,
+    StoreLockedError,
+    mosaic,
+)
 from tiledrizzle.cli.commands import main as cli
-from tiledrizzle import FitsExposure, FitsInputError
-from tiledrizzle import InputsOutsideWarning, mosaic
 from tiledrizzle.inputs.output_wcs import wcs_to_header_string
 from tiledrizzle.resample import Drizzle, blot_image
-from tiledrizzle import StoreError, StoreLockedError
 from tiledrizzle.store.lock import LOCK_NAME
 
 # -- small inputs --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]  # tests/cli/test_deploy.py
 DEPLOY = REPO / "deploy"
 DOCKER = DEPLOY / "docker"
 K8S = DEPLOY / "kubernetes"

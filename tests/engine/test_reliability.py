@@ -3,7 +3,7 @@ command line, a worker killed mid-mosaic, a client killed mid-mosaic and resumed
 racing for one store, and a load of many small inputs on threads and on a LocalCluster.
 
 Every process is started by a fixture or a test and killed by pid in teardown. The mosaic
-jobs run as their own processes (tests/reliability_job.py); the same module, preloaded into
+jobs run as their own processes (tests/helpers/reliability_job.py); the same module, preloaded into
 the workers, delays their tasks so that a test can act while work is under way. Every
 result is compared bit for bit with an uninterrupted run on the synchronous scheduler.
 """
@@ -22,22 +22,21 @@ from concurrent.futures import ThreadPoolExecutor
 import dask
 import numpy as np
 import pytest
-import reliability_job as job
 from dask.utils import parse_timedelta
-from mosaic_inputs import add_image_kwargs, assert_identical, outputs
+from helpers import reliability_job as job
+from helpers.mosaic_inputs import add_image_kwargs, assert_identical, outputs
 
 import tiledrizzle.engine.schedulers
-from tiledrizzle import MosaicResult, mosaic
+from tiledrizzle import MosaicResult, MosaicStore, StoreError, StoreLockedError, mosaic
 from tiledrizzle.resample import Drizzle
-from tiledrizzle import MosaicStore, StoreError, StoreLockedError
 from tiledrizzle.store.lock import LOCK_NAME
 
 distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.slow
 
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-JOB = os.path.join(TESTS_DIR, "reliability_job.py")
+JOB = os.path.abspath(job.__file__)  # tests/helpers/reliability_job.py, run as a script
+TESTS_DIR = os.path.dirname(os.path.dirname(JOB))  # tests/: the folder holding helpers
 DASK_CLI = (sys.executable, "-m", "dask")
 START_TIMEOUT = 90.0  # seconds for a process to come up on a loaded 2-core machine
 RUN_TIMEOUT = 180.0
@@ -122,7 +121,7 @@ class DaskCluster:
     """``dask scheduler`` and single-threaded ``dask worker`` processes on 127.0.0.1.
 
     Workers run without a nanny (the pid we hold is the worker itself) and preload
-    ``reliability_job``, which counts the tasks each worker runs and can delay them.
+    ``helpers.reliability_job``, which counts the tasks each worker runs and can delay them.
     """
 
     def __init__(self, procs, folder):
@@ -152,7 +151,7 @@ class DaskCluster:
             self.workers[name] = self.procs.start(
                 [*DASK_CLI, "worker", "--scheduler-file", self.scheduler_file,
                  "--nworkers", "1", "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                 "--host", "127.0.0.1", "--name", name, "--preload", "reliability_job",
+                 "--host", "127.0.0.1", "--name", name, "--preload", "helpers.reliability_job",
                  "--local-directory", self.folder / "dask-worker-space",
                  "--death-timeout", str(int(START_TIMEOUT))],
                 name, env=self.env,

@@ -1,7 +1,9 @@
-"""A mosaic job run as its own process by tests/test_reliability.py (killed, raced, resumed).
+"""A mosaic job run as its own process by tests/engine/test_reliability.py (killed, raced,
+resumed).
 
-    python tests/reliability_job.py STORE BATCH [--scheduler S] [--slow SECONDS] [--resume]
-    python tests/reliability_job.py STORE load [--wave-mib MIB]
+    python tests/helpers/reliability_job.py STORE BATCH [--scheduler S] [--slow SECONDS]
+        [--resume]
+    python tests/helpers/reliability_job.py STORE load [--wave-mib MIB]
 
 Writes batch ``BATCH`` (1 or 2: inputs built deterministically from a seed, see
 ``batch_inputs``) into the mosaic store ``STORE`` on the grid ``GRID`` and prints the
@@ -14,12 +16,12 @@ scheduler, waves of ``--wave-mib`` MiB of partial sums, and adds to the report t
 process's resident memory just before the mosaic (inputs built, kernels loaded) and its
 peak while the mosaic ran (sampled every few milliseconds).
 
-The module is also a Dask worker preload (``dask worker --preload reliability_job`` with
-this folder on PYTHONPATH): the worker counts the per-(tile, input) tasks it runs
-(``task_calls``) and, when its environment sets ``TASK_DELAY_ENV`` (seconds), each task
-sleeps that long before it runs. Tasks reach a worker as a reference to
-``tiledrizzle.engine.tasks.drizzle_tile``, so the worker runs the wrapper while the client's graph
-is untouched.
+The module is also a Dask worker preload (``dask worker --preload helpers.reliability_job``
+with ``tests/``, the folder holding ``helpers``, on PYTHONPATH): the worker counts the
+per-(tile, input) tasks it runs (``task_calls``) and, when its environment sets
+``TASK_DELAY_ENV`` (seconds), each task sleeps that long before it runs. Tasks reach a
+worker as a reference to ``tiledrizzle.engine.tasks.drizzle_tile``, so the worker runs the wrapper
+while the client's graph is untouched.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ TASK_DELAY_ENV = "TILEDRIZZLE_TEST_TASK_DELAY"
 
 
 def _exposures(*args, **kwargs):
-    here = os.path.dirname(os.path.abspath(__file__))
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    from mosaic_inputs import exposures
+    # tests/, the folder holding the helpers package (not on sys.path when run as a script)
+    tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    from helpers.mosaic_inputs import exposures
 
     return exposures(*args, **kwargs)
 

@@ -1,7 +1,7 @@
 """Golden outputs: fixed mosaics hashed before the architecture move must keep their bits.
 
 The hashes in ``golden_hashes.json`` were recorded from the code as it stood
-before the package was reorganised (``python tests/test_golden.py`` prints them).
+before the package was reorganised (``python tests/facade/test_golden.py`` prints them).
 They cover the facade (several kernels, variance and DQ planes, weights), the
 batch API (tiles smaller than the inputs, two kernels) and FITS inputs through
 the command line. They are tied to the toolchain (numpy, numba/LLVM, zarr
@@ -183,7 +183,8 @@ def test_cli_fits_outputs_keep_their_bits(golden, tmp_path, capsys):
     assert cli_hash(tmp_path) == golden["cli/fits"]
 
 
-if __name__ == "__main__":  # record: python tests/test_golden.py > tests/golden_hashes.json
+# record: python tests/facade/test_golden.py > tests/facade/golden_hashes.json
+if __name__ == "__main__":
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
