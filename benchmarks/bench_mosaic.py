@@ -337,8 +337,8 @@ def timed_engine(timers):
 
     from tiledrizzle.engine import graph as graph_mod
     from tiledrizzle.engine import plan as plan_mod
-    from tiledrizzle.engine import reduce as reduce_mod
     from tiledrizzle.engine import tasks as tasks_mod
+    from tiledrizzle.engine import tile_commit as reduce_mod
     from tiledrizzle.engine.write_behind import TileWriteBehind
     from tiledrizzle.store.zarr_store import MosaicStore
 

@@ -42,7 +42,6 @@ from tiledrizzle.core.options import (
     validate_add_image,
 )
 from tiledrizzle.engine.blot import blot_image
-from tiledrizzle.engine.graph import drizzle_exposure_tiles
 from tiledrizzle.engine.partials import drizzle_rolling, rolling_bands
 from tiledrizzle.engine.plan import DEFAULT_BLOCK_SHAPE, scan_exposure
 from tiledrizzle.engine.reduce import fill_empty, merge_window
@@ -486,6 +485,9 @@ class Drizzle:
 
     def _drizzle_tiles(self, exposure):
         """The tiled engine: one task per touched tile on ``scheduler``; partials come back."""
+        # Dask's graph machinery loads on first use: the untiled facade never needs it.
+        from tiledrizzle.engine.graph import drizzle_exposure_tiles
+
         grid = TileGrid(self._out_shape, self._tile_shape)
         name = f"facade-{id(self)}-{self._ctx_id}"
         return drizzle_exposure_tiles(exposure, grid, self._block_shape, self._scheduler, name)

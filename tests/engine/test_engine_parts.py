@@ -295,7 +295,7 @@ def test_a_merge_failing_behind_the_kernels_stops_the_batch_and_resume_finishes_
 ):
     from helpers.mosaic_inputs import OUT_SHAPE, exposures
 
-    from tiledrizzle.engine import reduce as mosaic_mod
+    from tiledrizzle.engine import tile_commit as mosaic_mod
 
     inputs = exposures(3, seed=5)
     kw = dict(out_shape=OUT_SHAPE, tile_shape=(40, 40), scheduler=scheduler)

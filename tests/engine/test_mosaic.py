@@ -159,7 +159,7 @@ def test_input_outside_the_grid_is_reported_and_takes_no_context_id(tmp_path):
 
 def test_interrupted_batch_resumes_to_identical_store(tmp_path, monkeypatch):
     import tiledrizzle.engine.graph as engine  # builds the reducer tasks
-    import tiledrizzle.engine.reduce as reducer
+    import tiledrizzle.engine.tile_commit as reducer
 
     inputs = exposures(8, seed=12, data2=True)
     clean = run_mosaic(inputs[:5], tmp_path / "clean.zarr", "square", tile_shape=(40, 40))

@@ -506,7 +506,7 @@ def test_many_small_inputs_bounded_memory_same_bits_everywhere(tmp_path, procs):
     assert_same_outputs(threads_out, cluster_out, job.LOAD_GRID["tile_shape"])
     assert workers_after == workers, f"workers changed during the run: {workers_after}\n{logs}"
 
-    # The facade, one untiled image: the same arithmetic in the same order (DESIGN.md).
+    # The facade, one untiled image: the same arithmetic in the same order (docs/architecture.md).
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

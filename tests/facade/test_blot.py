@@ -88,8 +88,13 @@ def smooth_image(shape, seed=0):
     ny, nx = shape
     y, x = np.mgrid[0:ny, 0:nx].astype(np.float64)
     img = 2.0 + 0.5 * np.sin(x / 5.3 + 0.4) * np.cos(y / 7.1 - 0.2)
-    for cx, cy, amp, sig in zip(rng.uniform(0, nx, 8), rng.uniform(0, ny, 8),
-                                rng.uniform(1, 10, 8), rng.uniform(1.5, 4, 8), strict=True):
+    for cx, cy, amp, sig in zip(
+        rng.uniform(0, nx, 8),
+        rng.uniform(0, ny, 8),
+        rng.uniform(1, 10, 8),
+        rng.uniform(1.5, 4, 8),
+        strict=True,
+    ):
         img += amp * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sig**2))
     return img.astype(np.float32)
 
@@ -111,8 +116,9 @@ def drizzled_star_field(shape=(64, 72), seed=3):
     ny, nx = shape
     y, x = np.mgrid[0:ny, 0:nx].astype(np.float64)
     stars = np.full(shape, 0.1)
-    for cx, cy, f in zip(rng.uniform(2, nx - 2, 25), rng.uniform(2, ny - 2, 25),
-                         rng.lognormal(2, 1, 25), strict=True):
+    for cx, cy, f in zip(
+        rng.uniform(2, nx - 2, 25), rng.uniform(2, ny - 2, 25), rng.lognormal(2, 1, 25), strict=True
+    ):
         stars += f * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 1.2**2))
     pixmap = affine_pixmap(shape, shape, angle_deg=17.0, scale=0.9, shift=(0.3, -0.4))
     driz = drizzle_resample.Drizzle(kernel="square", out_shape=shape, fillval=0.0)
@@ -156,20 +162,27 @@ def test_borders_match_reference(interp):
     ys = np.concatenate([np.linspace(-1.5, ny + 0.5, 71), [0.0, ny - 1.0, ny - 1e-4, ny]])
     pixmap = np.dstack(np.meshgrid(xs, ys))
     ours, ref = assert_matches_reference(data, pixmap, interp, fillval=123.0)
-    outside = (pixmap[..., 0] < 0) | (pixmap[..., 0] >= nx) | (pixmap[..., 1] < 0) | (
-        pixmap[..., 1] >= ny)
+    outside = (
+        (pixmap[..., 0] < 0)
+        | (pixmap[..., 0] >= nx)
+        | (pixmap[..., 1] < 0)
+        | (pixmap[..., 1] >= ny)
+    )
     assert outside.any() and (~outside).any()
     assert np.all(ours[outside] == 123.0) and np.all(ref[outside] == 123.0)
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
-                    reason="bit identity assumes both sides compiled without FMA contraction")
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64"),
+    reason="bit identity assumes both sides compiled without FMA contraction",
+)
 @pytest.mark.parametrize("interp", REFERENCE_INTERPS)
 def test_bit_identical_to_reference(interp):
     data = smooth_image(IN_SHAPE, seed=2)
     rng = np.random.default_rng(7)
-    pixmap = np.dstack([rng.uniform(-2, IN_SHAPE[1] + 2, (40, 45)),
-                        rng.uniform(-2, IN_SHAPE[0] + 2, (40, 45))])
+    pixmap = np.dstack(
+        [rng.uniform(-2, IN_SHAPE[1] + 2, (40, 45)), rng.uniform(-2, IN_SHAPE[0] + 2, (40, 45))]
+    )
     ours, ref = assert_matches_reference(data, pixmap, interp, iscale=1.3)
     ok = reference_defined(pixmap, IN_SHAPE, interp)
     assert np.array_equal(ours[ok], ref[ok])
@@ -186,8 +199,9 @@ def test_bit_identical_to_reference(interp):
     warp=st.tuples(st.floats(-0.01, 0.01), st.floats(-0.01, 0.01), st.floats(-0.01, 0.01)),
     seed=st.integers(0, 2**16),
 )
-def test_random_smooth_distortions_match_reference(interp, in_shape, out_shape, angle, scale,
-                                                   shift, warp, seed):
+def test_random_smooth_distortions_match_reference(
+    interp, in_shape, out_shape, angle, scale, shift, warp, seed
+):
     data = smooth_image(in_shape, seed=seed)
     pixmap = affine_pixmap(out_shape, in_shape, angle, scale, shift)
     u = pixmap[..., 0] - in_shape[1] / 2
@@ -295,8 +309,12 @@ def test_iscale_scales_values_not_fill():
     pixmap = affine_pixmap((15, 18), data.shape, scale=1.8)
     one = blot_image(data, pixmap, interp="poly5", fillval=2.0)
     three = blot_image(data, pixmap, interp="poly5", fillval=2.0, iscale=3.0)
-    inside = (pixmap[..., 0] >= 0) & (pixmap[..., 0] < 24) & (pixmap[..., 1] >= 0) & (
-        pixmap[..., 1] < 20)
+    inside = (
+        (pixmap[..., 0] >= 0)
+        & (pixmap[..., 0] < 24)
+        & (pixmap[..., 1] >= 0)
+        & (pixmap[..., 1] < 20)
+    )
     np.testing.assert_allclose(three[inside], 3.0 * one[inside], rtol=1e-6)
     assert np.all(three[~inside] == 2.0)
 
@@ -444,10 +462,27 @@ def test_tiles_with_halo_are_bit_identical(interp):
             block = data[by0:by1, bx0:bx1].copy()
             # tile-local pixmap/out, and the full frame with a region: both paths
             out_tile = np.empty((y1 - y0, x1 - x0), np.float32)
-            blot_block(block, (by0, bx0), data.shape, tile_pixmap, out_tile,
-                       interp=interp, fillval=-1.0, iscale=1.1)
-            blot_block(data[by0:by1, bx0:bx1], (by0, bx0), data.shape, pixmap, tiled,
-                       (y0, y1, x0, x1), interp=interp, fillval=-1.0, iscale=1.1)
+            blot_block(
+                block,
+                (by0, bx0),
+                data.shape,
+                tile_pixmap,
+                out_tile,
+                interp=interp,
+                fillval=-1.0,
+                iscale=1.1,
+            )
+            blot_block(
+                data[by0:by1, bx0:bx1],
+                (by0, bx0),
+                data.shape,
+                pixmap,
+                tiled,
+                (y0, y1, x0, x1),
+                interp=interp,
+                fillval=-1.0,
+                iscale=1.1,
+            )
             np.testing.assert_array_equal(out_tile, whole[y0:y1, x0:x1])
     np.testing.assert_array_equal(tiled, whole)
 
@@ -459,9 +494,9 @@ def test_block_without_halo_is_refused(interp):
     y0, y1, x0, x1 = blot_input_box(pixmap, data.shape, interp)
     out = np.empty((10, 10), np.float32)
     with pytest.raises(IndexError, match="footprint"):
-        blot_block(data[y0 + 1:y1, x0:x1], (y0 + 1, x0), data.shape, pixmap, out, interp=interp)
+        blot_block(data[y0 + 1 : y1, x0:x1], (y0 + 1, x0), data.shape, pixmap, out, interp=interp)
     with pytest.raises(IndexError, match="footprint"):
-        blot_block(data[y0:y1, x0:x1 - 1], (y0, x0), data.shape, pixmap, out, interp=interp)
+        blot_block(data[y0:y1, x0 : x1 - 1], (y0, x0), data.shape, pixmap, out, interp=interp)
 
 
 def test_input_box_is_none_when_all_outside():
@@ -470,8 +505,9 @@ def test_input_box_is_none_when_all_outside():
     pixmap[1, 1] = 1e300
     assert blot_input_box(pixmap, (10, 10), "poly5") is None
     out = np.zeros((4, 5), np.float32)
-    assert blot_block(np.zeros((1, 1), np.float32), (0, 0), (10, 10), pixmap, out,
-                      fillval=4.0) == 20
+    assert (
+        blot_block(np.zeros((1, 1), np.float32), (0, 0), (10, 10), pixmap, out, fillval=4.0) == 20
+    )
     assert np.all(out == 4.0)
 
 
@@ -523,8 +559,18 @@ def test_sinc_matches_brute_force(sinscl, image):
     else:  # white noise: every tap and taper value matters
         data = rng.normal(size=(ny, nx)).astype(np.float32)
     pts = np.stack([rng.uniform(0, nx, 400), rng.uniform(0, ny, 400)], axis=-1)
-    special = np.array([[3.0, 4.0], [3.5, 4.25], [0.0, 0.0], [nx - 0.5, ny - 0.5],
-                        [nx - 0.0004, 2.0], [7.0, 5.3], [5.2, 9.0], [0.4, ny - 0.3]])
+    special = np.array(
+        [
+            [3.0, 4.0],
+            [3.5, 4.25],
+            [0.0, 0.0],
+            [nx - 0.5, ny - 0.5],
+            [nx - 0.0004, 2.0],
+            [7.0, 5.3],
+            [5.2, 9.0],
+            [0.4, ny - 0.3],
+        ]
+    )
     pixmap = np.concatenate([pts, special])[None]
     ours = blot_image(data, pixmap, interp="sinc", sinscl=sinscl, iscale=1.25)[0]
     expect = 1.25 * brute_force_sinc(data, pixmap[0, :, 0], pixmap[0, :, 1], sinscl)

@@ -24,7 +24,9 @@ INIT_CASES = {
     "64-bit out_dq": (dict(out_dq=np.full(OUT, 2**40, np.uint64)), TypeError, "out_dq"),
     "float out_dq": (dict(out_dq=np.zeros(OUT, np.float32)), TypeError, "out_dq"),
     "inconsistent shapes": (
-        dict(out_shape=OUT, out_img=np.zeros((5, 5), np.float32)), ValueError, "Inconsistent"
+        dict(out_shape=OUT, out_img=np.zeros((5, 5), np.float32)),
+        ValueError,
+        "Inconsistent",
     ),
     "out_wht/out_ctx disagree": (
         dict(out_wht=np.ones(OUT, np.float32), out_ctx=np.zeros(OUT, np.int32), exptime=1.0),

@@ -39,8 +39,10 @@ def run(cls, init, calls):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         d = cls(**init)
-        counts = [d.add_image(**{k: (v.copy() if isinstance(v, np.ndarray) else v)
-                                 for k, v in c.items()}) for c in calls]
+        counts = [
+            d.add_image(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in c.items()})
+            for c in calls
+        ]
     messages = sorted({str(w.message) for w in caught})
     return d, counts, messages
 

@@ -91,7 +91,7 @@ def _delayed(func, seconds):
 
 
 def slow_reducer(seconds):
-    """Make every tile's reducer (``tiledrizzle.engine.reduce.finish_tile``) wait ``seconds``
+    """Make every tile's reducer (``tiledrizzle.engine.tile_commit.finish_tile``) wait ``seconds``
     first.
 
     Reaches the local schedulers of this process ('sync', 'threads'): ``engine.graph`` looks

@@ -15,7 +15,7 @@ from helpers.mosaic_inputs import OUT_SHAPE, exposures
 import tiledrizzle
 from tiledrizzle import mosaic
 from tiledrizzle.inputs.output_wcs import wcs_from_header_string
-from tiledrizzle.products import export, preview
+from tiledrizzle.products import export
 from tiledrizzle.products.export import export_fits
 from tiledrizzle.products.preview import block_mean, preview_png
 from tiledrizzle.store.zarr_store import MosaicStore

@@ -2,7 +2,7 @@
 
 Per wave of tiles, one task per (tile, input) returns partial sums and one
 reducer per tile merges them in global input order with what the store holds
-and writes the tile once (``engine.reduce.finish_tile``). Adding inputs to an
+and writes the tile once (``engine.tile_commit.finish_tile``). Adding inputs to an
 existing store continues its context ids and exposure time; an interrupted
 batch is finished with ``resume=True``.
 """

@@ -1,6 +1,6 @@
 """Task graphs of the engine, built from ``dask.task_spec`` nodes with readable keys.
 
-A batch wave is one reducer per tile (``engine.reduce.finish_tile``) over one
+A batch wave is one reducer per tile (``engine.tile_commit.finish_tile``) over one
 drizzle task per (tile, input) (``engine.tasks.drizzle_tile``); the facade's
 tiled path is one drizzle task per tile of a single input, whose partial sums
 come back to the caller. Keys name the store, batch, attempt, tile and input
@@ -17,9 +17,9 @@ from dask.task_spec import Task, TaskRef
 
 from tiledrizzle.engine.exposures import LazyExposure
 from tiledrizzle.engine.input_plan import plan_input, task_bands
-from tiledrizzle.engine.reduce import finish_tile
 from tiledrizzle.engine.schedulers import Runner
 from tiledrizzle.engine.tasks import drizzle_tile
+from tiledrizzle.engine.tile_commit import finish_tile
 
 
 def drizzle_exposure_tiles(exposure, grid, block_shape, scheduler, name):

@@ -23,7 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
-from tiledrizzle.core.errors import InputError, InputTypeError
+from tiledrizzle.core.errors import InputError, InputTypeError, PlanError
 from tiledrizzle.core.grid import TileGrid
 from tiledrizzle.core.options import check_batch_options, fill_number, parse_fillval
 from tiledrizzle.engine.exposures import LazyExposure
@@ -216,18 +216,20 @@ class MosaicPlan:
 
 
 def resolve_grid(out_shape, wcs, tile_shape):
-    """``(TileGrid, WCS header string or None)`` from ``out_shape`` or an astropy WCS."""
+    """``(TileGrid, WCS header string or None)`` from ``out_shape`` or an astropy WCS.
+
+    Raises ``PlanError`` when no grid is given or the two disagree."""
     header = None
     if wcs is not None:
         shape = getattr(wcs, "array_shape", None)
         if shape is None:
-            raise InputError("'wcs' has no array shape (set wcs.array_shape or pass out_shape)")
+            raise PlanError("'wcs' has no array shape (set wcs.array_shape or pass out_shape)")
         if out_shape is not None and tuple(out_shape) != tuple(shape):
-            raise InputError(f"'out_shape' {tuple(out_shape)} disagrees with the WCS {shape}")
+            raise PlanError(f"'out_shape' {tuple(out_shape)} disagrees with the WCS {shape}")
         out_shape = shape
         header = wcs_to_header_string(wcs)
     if out_shape is None:
-        raise InputError("give the output grid: 'out_shape' or 'wcs'")
+        raise PlanError("give the output grid: 'out_shape' or 'wcs'")
     return TileGrid(tuple(out_shape), tuple(tile_shape)), header
 
 

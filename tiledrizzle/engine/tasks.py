@@ -7,8 +7,9 @@ Blocks are visited in row-major block order and, within a band of block rows,
 row by row over the span of touching block columns. Every input pixel that can
 reach the tile is visited, and input pixels reach a given output pixel in the
 same global row-major order whatever the tile shape or the set of blocks in
-the task: that is what makes the output independent of tiling (DESIGN.md,
-principle 2) and equal, bit for bit, to one untiled pass over the input.
+the task: that is what makes the output independent of tiling
+(docs/architecture.md, principle 2) and equal, bit for bit, to one untiled
+pass over the input.
 """
 
 from __future__ import annotations

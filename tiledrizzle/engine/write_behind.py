@@ -2,7 +2,7 @@
 
 On the local schedulers (sync, threads) a reducer task hands its tile's
 partial sums to a writer thread and returns, so merging them into the tile
-(``mosaic.merge_and_write``: read what the tile held, ``reduce_tile``), the
+(``engine.tile_commit.merge_and_write``: read what the tile held, ``reduce_tile``), the
 tile's Zarr encoding and the file I/O overlap the kernels of the next tiles
 instead of stalling them. The write itself is ``MosaicStore.write_tile``,
 unchanged: each tile is still written once per batch, crash-safely, and
