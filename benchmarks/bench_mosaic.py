@@ -333,7 +333,7 @@ class Timers:
 @contextlib.contextmanager
 def timed_engine(timers):
     """Wrap the kernel entry of ``tasks.drizzle_tile`` and the engine's stages (undone after)."""
-    from dataclasses import replace
+    from types import SimpleNamespace
 
     from tiledrizzle.engine import graph as graph_mod
     from tiledrizzle.engine import plan as plan_mod
@@ -352,7 +352,7 @@ def timed_engine(timers):
     kernels = dict(tasks_mod.KERNELS)
     saved.append((tasks_mod, "KERNELS", tasks_mod.KERNELS))
     tasks_mod.KERNELS = {
-        k: replace(spec, run=timers.wrap("kernel", spec.run)) for k, spec in kernels.items()
+        k: SimpleNamespace(run=timers.wrap("kernel", spec.run)) for k, spec in kernels.items()
     }
     patch(plan_mod, "prepare_inputs", "validate")
     patch(plan_mod, "_engine_exposure", "scan+plan")

@@ -1,5 +1,9 @@
 """The one kernel table: the reference's names, the facts every stage reads from it."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tiledrizzle.kernels import drizzle as drizzle_kernels
@@ -67,3 +71,23 @@ def test_facade_and_cli_accept_exactly_the_table(tmp_path):
         if "--kernel" in a.option_strings
     )  # fmt: skip
     assert tuple(mosaic.choices) == KERNEL_NAMES
+
+
+def test_generated_entry_points_are_current():
+    # The 12 compiled entry points are generated (tools/kernel_entry_points.py says why
+    # they cannot be made at import time); the module must hold what the tool writes.
+    tool = Path(__file__).resolve().parents[2] / "tools" / "kernel_entry_points.py"
+    proc = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_reading_the_table_loads_no_numba():
+    code = (
+        "import sys\n"
+        "from tiledrizzle.kernels.registry import KERNELS, KERNEL_NAMES\n"
+        "assert KERNELS['turbo'].needs_scale_ratio and len(KERNEL_NAMES) == 6\n"
+        "print('numba' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

@@ -5,15 +5,7 @@ choices, the planner's reach, the warnings) instead of keeping its own list.
 """
 
 from dataclasses import dataclass
-
-from .drizzle import (
-    drizzle_gaussian,
-    drizzle_lanczos2,
-    drizzle_lanczos3,
-    drizzle_point,
-    drizzle_square,
-    drizzle_turbo,
-)
+from importlib import import_module
 
 CTX_PLANE_BITS = 32
 """Inputs per context plane: input ``k`` is bit ``k % 32`` of plane ``k // 32`` (int32)."""
@@ -28,23 +20,27 @@ class KernelSpec:
     weights that are not pixel overlaps and do not conserve it.
     ``needs_scale_ratio``: its footprint is sized by the output/input pixel
     scale ratio (estimated from the pixmap when not given).
-    ``run``: the entry point; every kernel shares one signature
-    (``tiledrizzle.kernels.drizzle``).
+    ``run``: the entry point, ``tiledrizzle.kernels.drizzle.drizzle_<name>``; every
+    kernel shares one signature. It is looked up on use, so reading the table (the
+    CLI's choices, the facade's checks) loads neither Numba nor the kernels.
     """
 
     name: str
     flux_conserving: bool
     needs_scale_ratio: bool
-    run: object
+
+    @property
+    def run(self):
+        return getattr(import_module("tiledrizzle.kernels.drizzle"), f"drizzle_{self.name}")
 
 
 _SPECS = (
-    KernelSpec("square", True, False, drizzle_square),
-    KernelSpec("gaussian", False, True, drizzle_gaussian),
-    KernelSpec("point", True, False, drizzle_point),
-    KernelSpec("turbo", True, True, drizzle_turbo),
-    KernelSpec("lanczos2", False, True, drizzle_lanczos2),
-    KernelSpec("lanczos3", False, True, drizzle_lanczos3),
+    KernelSpec("square", True, False),
+    KernelSpec("gaussian", False, True),
+    KernelSpec("point", True, False),
+    KernelSpec("turbo", True, True),
+    KernelSpec("lanczos2", False, True),
+    KernelSpec("lanczos3", False, True),
 )
 
 KERNELS = {spec.name: spec for spec in _SPECS}
