@@ -16,6 +16,7 @@ _PUBLIC = {
     "plan_mosaic": "tiledrizzle.engine.plan",
     "MosaicPlan": "tiledrizzle.engine.plan",
     "MosaicResult": "tiledrizzle.engine.execute",
+    "abort_batch": "tiledrizzle.engine.execute",
     "InputsOutsideWarning": "tiledrizzle.engine.plan",
     "Exposure": "tiledrizzle.inputs.exposure",
     "FitsExposure": "tiledrizzle.inputs.fits",

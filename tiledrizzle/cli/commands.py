@@ -58,7 +58,7 @@ def _parser():
         help="drizzle FITS exposures into a Zarr mosaic",
         description="Drizzle FITS exposures into a Zarr mosaic store.",
     )
-    m.add_argument("inputs", nargs="+", help="input FITS files")
+    m.add_argument("inputs", nargs="*", help="input FITS files")
     m.add_argument("--out", required=True, help="Zarr store to create or add to")
     grid = m.add_argument_group("output grid (default: fitted to the inputs, north up)")
     grid.add_argument("--wcs", help="FITS header file (or FITS file) of the output grid")
@@ -100,6 +100,11 @@ def _parser():
         help="sync, threads, processes or a Dask scheduler HOST:PORT",
     )
     r.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    r.add_argument(
+        "--abort",
+        action="store_true",
+        help="undo the store's interrupted run (no inputs): the store is put back as it was",
+    )
     r.add_argument("--no-progress", action="store_true")
     o = m.add_argument_group("products")
     o.add_argument("--fits", help="also write the mosaic as a FITS file")
@@ -198,6 +203,10 @@ def cmd_mosaic(args):
     from tiledrizzle.engine.batch import mosaic
 
     t0 = time.perf_counter()
+    if args.abort:
+        return _abort(args)
+    if not args.inputs:
+        raise UserError("the following arguments are required: inputs")
     exposures, skipped = _exposures(args)
     wcs = _output_wcs(args, exposures)
     fill = args.fillval
@@ -229,6 +238,16 @@ def cmd_mosaic(args):
         preview_png(result.store, args.preview)
         print(f"  preview         : {args.preview}")
     print(f"  time            : {time.perf_counter() - t0:.1f} s on {rep['scheduler']}")
+    return 0
+
+
+def _abort(args):
+    from tiledrizzle.engine.execute import abort_batch
+
+    if args.inputs or args.resume:
+        raise UserError("--abort takes only --out (no inputs, no --resume)")
+    batch = abort_batch(args.out)
+    print(f"mosaic {args.out}: batch {batch} undone; the store is as it was before it")
     return 0
 
 
@@ -313,9 +332,19 @@ def cmd_demo(args):
 COMMANDS = {"mosaic": cmd_mosaic, "info": cmd_info, "blot": cmd_blot, "demo": cmd_demo}
 
 
+_PYTHON_TO_FLAGS = (
+    ("resume=True", "--resume"),
+    ("abort_batch(store)", "--abort"),
+)
+"""The Python API's names in engine messages, as the command line spells them."""
+
+
 def _fail(exc):
     """Report a user error as exactly one line (messages from astropy may span several)."""
-    print(f"tiledrizzle: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    text = " ".join(str(exc).split())
+    for python, flag in _PYTHON_TO_FLAGS:
+        text = text.replace(python, flag)
+    print(f"tiledrizzle: error: {text}", file=sys.stderr)
     return EXIT_USAGE
 
 

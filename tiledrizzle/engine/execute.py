@@ -87,9 +87,20 @@ def _store_meta(plan) -> StoreMeta:
 
 
 def _check_img2_count(attrs, n_img2):
-    if attrs["n_img2"] and n_img2 and attrs["n_img2"] != n_img2:
+    """A store's variance arrays are co-added over all its inputs: a batch must bring as
+    many as the store's earlier inputs did (none, or the same number)."""
+    held = attrs["n_img2"]
+    if held and n_img2 and held != n_img2:
+        raise InputError(f"the store holds {held} 'img2' arrays; the inputs have {n_img2}")
+    if attrs["inputs"] and held != n_img2:
+        if held:
+            raise InputError(
+                f"the store holds {held} 'img2' (variance) arrays from its earlier inputs; "
+                "inputs without 'data2' would leave them stale where the weight changes"
+            )
         raise InputError(
-            f"the store holds {attrs['n_img2']} 'img2' arrays; the inputs have {n_img2}"
+            f"the inputs have {n_img2} 'data2' (variance) arrays but the store's earlier "
+            "inputs had none: their variance is unknown; use a new store"
         )
 
 
@@ -123,8 +134,28 @@ def execute_plan(plan, store, *, scheduler="threads", progress=False, resume=Fal
 
 
 def _batch_record(plan):
-    return [{"name": r["name"], "shape": r["shape"], "exptime": r["exptime"]}
-            for r in plan.records]  # fmt: skip
+    """What a batch must be run with again to be resumed: per input its name, shape and
+    every option that changes pixels (``records``, with the input's fingerprint)."""
+    keys = ("name", "shape", "exptime", "iscale", "pixel_scale_ratio", "wht_scale",
+            "in_units", "fingerprint")  # fmt: skip
+    return [{k: r[k] for k in keys} for r in plan.records]
+
+
+def _same(a, b):
+    """Equal, with NaN equal to NaN (a scale ratio no kernel needed is NaN)."""
+    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
+
+def _record_mismatch(held, record):
+    """A sentence naming the first difference between two batch records, or None."""
+    if len(held) != len(record):
+        return f"it had {len(held)} inputs, not {len(record)}"
+    for k, (a, b) in enumerate(zip(held, record, strict=True)):
+        for key in a.keys() | b.keys():
+            if not _same(a.get(key), b.get(key)):
+                what = "its pixels or options" if key == "fingerprint" else repr(key)
+                return f"input {k} ({a.get('name') or b.get('name')}) differs in {what}"
+    return None
 
 
 def _run_batch(st, plan, scheduler, progress, resume, t_start):
@@ -135,48 +166,65 @@ def _run_batch(st, plan, scheduler, progress, resume, t_start):
         last = batches[-1]
         if not resume:
             raise StoreError(
-                f"the store {st.path!r} holds an interrupted batch ({last['id']}); rerun it "
-                "with resume=True and the same inputs, or use a new store"
+                f"the store {st.path!r} holds an interrupted batch ({last['id']}); finish it "
+                "with resume=True and the same inputs and options, undo it with "
+                "abort_batch(store), or use a new store"
             )
-        if last["inputs"] != record:
+        why = _record_mismatch(last["inputs"], record)
+        if why is not None:
             raise StoreError(
-                f"resume=True needs the same inputs as the interrupted batch {last['id']} "
-                f"of {st.path!r}"
+                f"resume=True needs the same inputs and options as the interrupted batch "
+                f"{last['id']} of {st.path!r}: {why}"
             )
         batch, first_ctx_id = last["id"], last["first_ctx_id"]
+    elif resume:
+        raise StoreError(
+            f"the store {st.path!r} holds no interrupted batch to resume (its last batch "
+            "finished); without resume=True the inputs are added as a new batch"
+        )
     else:
         batch, first_ctx_id = len(batches) + 1, attrs["next_ctx_id"]
 
-    used, outside = plan.used, plan.inputs_outside
+    used = plan.used
     # The plan counts context ids from 0 over the inputs used; the store continues its own.
     exposures = [
         e if e.ctx_id is None else replace(e, ctx_id=first_ctx_id + e.ctx_id)
         for e in plan.exposures
     ]
     n_planes = max(st.group["ctx"].shape[0], context_plane_count(first_ctx_id + max(len(used), 1)))
-    if batch != (batches[-1]["id"] if batches else 0):
-        batches.append(
-            {"id": batch, "status": "running", "first_ctx_id": first_ctx_id, "inputs": record}
-        )
-        st.update_attrs(batches=batches)
-    st.prepare_layout(n_planes, plan.n_img2, plan.with_dq)
-    if batch > 1:
-        st.ensure_backup()
+    with Runner(scheduler) as runner:
+        # Everything that can be checked is checked before the batch is recorded: the
+        # scheduler answered (above) and every lazy input reads (its last row).
+        probe_inputs(exposures, used)
+        st.check_markers()  # a lost tile marker would drop that tile's earlier data
+        if batch != (batches[-1]["id"] if batches else 0):
+            batches.append({
+                "id": batch, "status": "running", "first_ctx_id": first_ctx_id,
+                "inputs": record, "layout_before": st.layout(),
+            })  # fmt: skip
+            st.update_attrs(batches=batches)
+        st.prepare_layout(n_planes, plan.n_img2, plan.with_dq)
+        if batch > 1:
+            st.ensure_backup()
+        return _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_start)
 
+
+def _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_start):
+    attrs = st.attrs
+    used, outside = plan.used, plan.inputs_outside
     done = st.tile_batches() == batch
     tasks = plan.tasks_by_tile()
     todo = [t for t in tasks if not done[t]]
     progress_bar = _Progress(len(todo), progress)
-    with Runner(scheduler) as runner:
-        # In this process (sync, threads) tiles are written behind the kernels.
-        writer = TileWriteBehind() if runner.local in ("sync", "threads") else None
-        try:
-            _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_bar)
-        finally:
-            if writer is not None:
-                writer.close(raise_errors=sys.exc_info()[0] is None)
-            runner.run_everywhere(forget_strips, [e.strip_owner for e in exposures
-                                                  if isinstance(e, LazyExposure)])  # fmt: skip
+    # In this process (sync, threads) tiles are written behind the kernels.
+    writer = TileWriteBehind() if runner.local in ("sync", "threads") else None
+    try:
+        _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_bar)
+    finally:
+        if writer is not None:
+            writer.close(raise_errors=sys.exc_info()[0] is None)
+        runner.run_everywhere(forget_strips, [e.strip_owner for e in exposures
+                                              if isinstance(e, LazyExposure)])  # fmt: skip
 
     records = plan.records
     total_exptime = attrs["total_exptime"] + sum(records[k]["exptime"] for k in used)
@@ -191,6 +239,7 @@ def _run_batch(st, plan, scheduler, progress, resume, t_start):
             "pixel_scale_ratio": records[k]["pixel_scale_ratio"],
             "wht_scale": records[k]["wht_scale"],
             "in_units": records[k]["in_units"],
+            "fingerprint": records[k]["fingerprint"],
         }
         for k in used
     ]
@@ -250,3 +299,36 @@ def _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_
                 placed = place_inputs(runner, exposures, used, batch, attempt)
                 committed = st.tile_batches() == batch
                 wave = [t for t in wave if not committed[t]]
+
+
+def probe_inputs(exposures, used):
+    """Check that every file-backed input used reads to its last row (a truncated file
+    fails here, before the batch is recorded, not in the middle of it)."""
+    for k in used:
+        check = getattr(getattr(exposures[k], "source", None), "check_readable", None)
+        if check is not None:
+            check()
+
+
+def abort_batch(store):
+    """Undo the interrupted batch of the store at ``store``: every tile it wrote gets its
+    previous content back (or becomes blank), arrays it added are removed and its record
+    dropped, so the store is as it was before the batch. Returns the batch's id.
+
+    ``StoreError`` when the store's last batch finished (there is nothing to undo).
+    """
+    path = os.fspath(store)
+    st = MosaicStore.open(path, mode="r+")
+    st.acquire_lock()
+    try:
+        st = MosaicStore.open(path, mode="r+")  # reread under the lock
+        batches = st.attrs["batches"]
+        if not batches or batches[-1]["status"] != "running":
+            raise StoreError(f"the store {path!r} holds no interrupted batch to abort")
+        last = batches[-1]
+        st.abort_tiles(last["id"])
+        st.restore_layout(last.get("layout_before") or st.layout())
+        st.update_attrs(batches=batches[:-1])
+        return last["id"]
+    finally:
+        st.release_lock()

@@ -34,7 +34,13 @@ from tiledrizzle.engine.input_plan import (
     plan_input,
     scan_exposure,
 )
-from tiledrizzle.inputs.exposure import Exposure, PreparedExposure, as_exposure, prepare_inputs
+from tiledrizzle.inputs.exposure import (
+    Exposure,
+    PreparedExposure,
+    as_exposure,
+    fingerprint,
+    prepare_inputs,
+)
 from tiledrizzle.inputs.output_wcs import wcs_to_header_string
 from tiledrizzle.kernels.reach import halo_for
 from tiledrizzle.kernels.registry import KERNELS, context_plane_count
@@ -270,6 +276,7 @@ def _record(e, p: PreparedExposure, exposure, k):
         "pixel_scale_ratio": float(exposure.options.pscale_ratio),
         "wht_scale": float(e.wht_scale),
         "in_units": e.in_units,
+        "fingerprint": fingerprint(e, p),
     }
 
 

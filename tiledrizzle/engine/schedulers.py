@@ -7,7 +7,9 @@ computes lists of delayed objects, and reports each result as it arrives.
 
 from __future__ import annotations
 
+import re
 import sys
+import threading
 
 import numpy as np
 
@@ -43,13 +45,63 @@ def check_scheduler(scheduler):
     client_type = _distributed_client_type()
     if client_type is not None and isinstance(scheduler, client_type):
         return scheduler
-    if isinstance(scheduler, str) and (scheduler.lower() in LOCAL_SCHEDULERS or ":" in scheduler):
+    if isinstance(scheduler, str) and scheduler.lower() in LOCAL_SCHEDULERS:
+        return scheduler
+    if isinstance(scheduler, str) and ":" in scheduler:
+        if not _ADDRESS.match(scheduler):
+            raise InputError(
+                f"scheduler address {scheduler!r} is not of the form HOST:PORT or "
+                "PROTOCOL://HOST:PORT (e.g. 'tcp://127.0.0.1:8786')"
+            )
         return scheduler
     raise InputError(_UNKNOWN.format(scheduler=scheduler))
 
 
+_ADDRESS = re.compile(r"^([a-z][a-z0-9+.-]*://)?(\[[0-9a-fA-F:]+\]|[^:/\s\[\]]+):\d{1,5}/?$")
+"""A scheduler address: optional protocol, host (or [IPv6]), numeric port."""
+
+
+CONNECT_TIMEOUT = "20s"
+"""How long connecting to a scheduler address may take, handshake included (Dask
+configuration ``tiledrizzle.connect-timeout`` changes it)."""
+
 IN_GRAPH_BYTES = 1 << 20
 """Objects holding fewer array bytes than this travel in the graph on a cluster."""
+
+
+def _connect(address):
+    """A ``distributed.Client`` of the scheduler at ``address``, or ``InputError`` within
+    the connect timeout. Dask's own timeout covers the TCP connection but not the
+    handshake: a server that accepts and never answers would hold the client for
+    minutes, so the whole connection runs against a deadline of our own."""
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed import Client
+
+    timeout = dask.config.get("tiledrizzle.connect-timeout", CONNECT_TIMEOUT)
+    seconds = parse_timedelta(timeout)
+    outcome = {}
+
+    def connect():
+        try:
+            outcome["client"] = Client(address, timeout=timeout, set_as_default=False)
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, name="tiledrizzle-connect", daemon=True)
+    thread.start()
+    thread.join(seconds + 2.0)
+    if thread.is_alive():
+        raise InputError(
+            f"cannot connect to the Dask scheduler at {address!r}: something answers there "
+            f"but no Dask scheduler replied within {seconds:g} s"
+        )
+    exc = outcome.get("error")
+    if isinstance(exc, OSError | ValueError | TypeError):  # refused, timed out, bad port
+        raise InputError(f"cannot connect to the Dask scheduler at {address!r}: {exc}") from None
+    if exc is not None:
+        raise exc
+    return outcome["client"]
 
 
 class InputsLostError(RuntimeError):
@@ -112,14 +164,7 @@ class Runner:
         elif isinstance(scheduler, str) and scheduler.lower() in LOCAL_SCHEDULERS:
             self.local = LOCAL_SCHEDULERS[scheduler.lower()]
         elif isinstance(scheduler, str) and (":" in scheduler):
-            from distributed import Client
-
-            try:
-                self.client = Client(scheduler, timeout="20s", set_as_default=False)
-            except OSError as exc:
-                raise InputError(
-                    f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"
-                ) from None
+            self.client = _connect(check_scheduler(scheduler))
             self._own_client = True
         else:
             raise InputError(_UNKNOWN.format(scheduler=scheduler))

@@ -10,7 +10,9 @@ for inputs read lazily, where their pixels and pixmap come from.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -169,3 +171,42 @@ def prepare_inputs(exposures, kernel, pixfrac, out_wcs):
     if len(n_img2 - {0}) > 1:
         raise InputError("all inputs must have the same number of 'data2' arrays")
     return prepared
+
+
+FINGERPRINT_SAMPLES = 1 << 16
+"""Elements of each array hashed into a fingerprint (evenly spaced, plus both ends)."""
+
+
+def fingerprint(e, p: PreparedExposure) -> str:
+    """A short hash of what an input's pixels depend on, beyond its scalar options: a FITS
+    input's file (path, size, modification time) and reader options; an array input's
+    shapes, dtypes and an even sample of its arrays (cheap at any size; two inputs that
+    differ anywhere but between samples are told apart only by their other facts)."""
+    h = hashlib.sha256()
+    identity = getattr(e, "identity", None)
+    if identity is not None:
+        h.update(repr(identity()).encode())
+        return h.hexdigest()[:32]
+    for a in (p.inp.data, p.inp.weights, p.inp.data2, p.inp.dq):
+        _hash_sample(h, a)
+    if p.pixmap_fn is None:
+        _hash_sample(h, p.inp.pixmap)
+    else:
+        h.update(type(p.pixmap_fn).__qualname__.encode())
+        try:
+            h.update(pickle.dumps(p.pixmap_fn))
+        except Exception:  # an unpicklable callable: its type is all we know
+            pass
+    h.update(repr(p.box).encode())
+    return h.hexdigest()[:32]
+
+
+def _hash_sample(h, a):
+    a = np.asarray(a)
+    h.update(f"{a.dtype.str}{a.shape}".encode())
+    if a.size == 0:
+        return
+    flat = a.reshape(-1)
+    step = max(1, flat.size // FINGERPRINT_SAMPLES)
+    for part in (flat[:256], flat[::step], flat[-256:]):
+        h.update(np.ascontiguousarray(part).tobytes())

@@ -126,6 +126,18 @@ class FitsSource:
 
     layouts: tuple = ()  # ((ext, data byte offset, big-endian dtype), ...): see _raw_layout
 
+    def check_readable(self):
+        """Read the last row of every extension used; ``FitsInputError`` when it cannot be
+        read (a truncated or damaged file), so a mosaic fails before it starts."""
+        ny, nx = self.shape
+        try:
+            self.read(ny - 1, ny, 0, nx)
+        except Exception as exc:  # astropy and numpy raise many types for damaged files
+            raise FitsInputError(
+                f"{self.path}: its pixels cannot be read to the last row ({exc}); "
+                "the file may be truncated or damaged"
+            ) from None
+
     def read(self, y0, y1, x0, x1):
         raw = {ext: (offset, dtype) for ext, offset, dtype in self.layouts}
         hduls = []
@@ -199,6 +211,19 @@ class FitsExposure:
     @property
     def in_units(self):
         return self.units
+
+    def identity(self):
+        """What this input's pixels depend on: the file (path, size, modification time)
+        and every reader option (``inputs.exposure.fingerprint``)."""
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None
+        return (self.path, stamp, self.sci_ext, self.err_ext, self.var_ext, self.dq_ext,
+                self.bad_bits, self.exptime_key, self.units, self.weight, self.iscale,
+                self.pixel_scale_ratio, self.wht_scale, self.pixmap_mode,
+                self.pixmap_tolerance, self.exptime)  # fmt: skip
 
     def describe(self):
         """Read and check the headers; sets ``exptime``, ``wcs`` and returns the source.

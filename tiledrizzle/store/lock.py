@@ -15,6 +15,9 @@ import time
 from tiledrizzle.core.errors import StoreLockedError
 
 LOCK_NAME = ".tiledrizzle.lock"
+_ATTEMPTS = 100  # of taking the lock, while other processes break a stale one
+BREAKER_STALE_SECONDS = 30.0
+"""A breaker file older than this was left by a process killed while breaking a lock."""
 
 
 class WriterLock:
@@ -34,13 +37,13 @@ class WriterLock:
             return
         me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time(),
               "started": (_process_state(os.getpid()) or (None, None))[1]}  # fmt: skip
-        for _ in range(2):
+        for _ in range(_ATTEMPTS):
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
                 holder = _read_lock(path)
                 if holder is not None and _holder_is_dead(holder):
-                    os.unlink(path)
+                    _break_stale(path, holder)
                     continue
                 raise StoreLockedError(
                     f"the store {self.store_path!r} is being written by another job "
@@ -59,6 +62,33 @@ class WriterLock:
             holder = _read_lock(path)
             if holder is not None and holder.get("pid") == os.getpid():
                 os.unlink(path)
+
+
+def _break_stale(path, judged):
+    """Remove the lock at ``path`` if it still holds ``judged`` (a dead holder).
+
+    Reading, judging and removing are one step under a second lock file (the
+    breaker, taken with O_EXCL): without it two processes could both judge the
+    same stale lock, one take it over, and the other remove that fresh lock and
+    take it too.
+    """
+    breaker = path + ".break"
+    try:
+        fd = os.open(breaker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:  # another process is breaking it: let it finish
+        try:
+            if time.time() - os.path.getmtime(breaker) > BREAKER_STALE_SECONDS:
+                os.unlink(breaker)
+        except OSError:
+            pass
+        time.sleep(0.02)
+        return
+    try:
+        if _read_lock(path) == judged:
+            os.unlink(path)
+    finally:
+        os.close(fd)
+        os.unlink(breaker)
 
 
 def _read_lock(path):

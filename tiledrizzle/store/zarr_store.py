@@ -9,6 +9,7 @@ Layout of the group (every array chunked by tile)::
     dq         uint32  (ny, nx)           OR of input DQ (when inputs have DQ)
     tile_batch int32   (tiles_y, tiles_x) last batch committed to each tile
     tile_pending int32 (tiles_y, tiles_x) batch whose write to the tile has begun
+    tile_prior int32   (tiles_y, tiles_x) the batch the tile held when that write began
     _backup/*                             a tile's previous content while it is rewritten
 
 Group attribute ``tiledrizzle`` holds the metadata: grid, kernel, pixfrac,
@@ -20,12 +21,22 @@ A tile is written once per batch by ``write_tile``: its previous content (if
 any) is saved to ``_backup`` and the tile marked pending before the new content
 goes in, and the tile marked committed after. A batch interrupted anywhere can
 therefore be rerun: committed tiles are skipped and a half-written tile is
-rebuilt from its backup, so a resumed mosaic equals an uninterrupted one.
+rebuilt from its backup, so a resumed mosaic equals an uninterrupted one. Or it
+can be undone (``abort_batch``): tiles it wrote get their backups back (or become
+blank again), and the layout and metadata return to what they were.
+
+Structural changes are complete or absent: a new store is built under a
+temporary name beside its path and renamed into place; arrays a batch adds are
+recorded in the metadata only once they exist, and arrays that exist without a
+record (a run killed in between) are made again. Zarr writes each metadata
+document and chunk to a temporary file and renames it. A tile whose marker is
+missing while its data is on disk is corruption, not a blank tile.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,7 +50,8 @@ from tiledrizzle.core.grid import TileGrid
 from tiledrizzle.store.lock import WriterLock
 from tiledrizzle.store.tile_state import TileState
 
-FORMAT = "tiledrizzle-mosaic/1"
+FORMAT = "tiledrizzle-mosaic/2"
+MARKERS = ("tile_batch", "tile_pending", "tile_prior")
 
 
 def _fill_from_attr(value):
@@ -124,13 +136,39 @@ class MosaicStore:
 
     @classmethod
     def create(cls, path, meta: StoreMeta, wcs_header=None):
-        """Create a new, empty store (the path must not hold one)."""
+        """Create a new, empty store (the path must not hold one).
+
+        On a local path the store is built under a temporary name beside it and
+        renamed into place, so a store is either complete or absent.
+        """
+        local = _local_path(path)
+        if local is None:
+            group = cls._build(str(path), meta, wcs_header)
+            return cls(path, group, meta)
+        if os.path.lexists(local) and not (os.path.isdir(local) and not os.listdir(local)):
+            raise StoreError(f"{str(path)!r} already exists")
+        parent, base = os.path.split(os.path.abspath(local))
+        _remove_abandoned_builds(parent, base)
+        building = os.path.join(parent, f".{base}.creating-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         try:
-            group = zarr.open_group(str(path), mode="w-")
-        except (FileExistsError, zarr.errors.ContainsGroupError, zarr.errors.ContainsArrayError):
-            raise StoreError(f"{str(path)!r} already exists") from None
+            cls._build(building, meta, wcs_header)
+            os.replace(building, local)  # an empty directory named by the user is replaced
         except OSError as exc:
+            shutil.rmtree(building, ignore_errors=True)
+            if os.path.lexists(local) and os.listdir(local):
+                raise StoreError(f"{str(path)!r} already exists") from None
             raise StoreError(f"cannot create the mosaic store {str(path)!r}: {exc}") from None
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return cls(path, zarr.open_group(local, mode="r+"), meta)
+
+    @staticmethod
+    def _build(path, meta: StoreMeta, wcs_header):
+        try:
+            group = zarr.open_group(path, mode="w-")
+        except (FileExistsError, zarr.errors.ContainsGroupError, zarr.errors.ContainsArrayError):
+            raise StoreError(f"{path!r} already exists") from None
         grid = meta.grid
         nan = float("nan")
         fill = nan if meta.fillval is None else float(meta.fillval)
@@ -144,7 +182,7 @@ class MosaicStore:
             compressors=_codec(),
         )  # fmt: skip
         tiles = (grid.n_tiles_y, grid.n_tiles_x)
-        for name in ("tile_batch", "tile_pending"):
+        for name in MARKERS:
             group.create_array(name, shape=tiles, chunks=(1, 1), dtype="i4", fill_value=0)
         attrs = {
             "format": FORMAT,
@@ -159,7 +197,7 @@ class MosaicStore:
             "batches": [],
         }
         group.attrs["tiledrizzle"] = attrs
-        return cls(path, group, meta)
+        return group
 
     # -- metadata ----------------------------------------------------------------------
 
@@ -208,18 +246,40 @@ class MosaicStore:
         a = self.attrs
         if n_img2 and not a["n_img2"]:
             fill2 = float("nan") if self.meta.fillval2 is None else float(self.meta.fillval2)
-            for k in range(n_img2):
+            for k in range(n_img2):  # overwrite: left without a record by a killed run
                 self.group.create_array(
                     f"img2/{k}", shape=grid.shape, chunks=grid.tile_shape, dtype="f4",
-                    fill_value=fill2, compressors=_codec(),
+                    fill_value=fill2, compressors=_codec(), overwrite=True,
                 )  # fmt: skip
             self.update_attrs(n_img2=n_img2)
         if with_dq and not a["has_dq"]:
             self.group.create_array(
                 "dq", shape=grid.shape, chunks=grid.tile_shape, dtype="u4", fill_value=0,
-                compressors=_codec(),
+                compressors=_codec(), overwrite=True,
             )  # fmt: skip
             self.update_attrs(has_dq=True)
+
+    def layout(self) -> dict:
+        """What ``prepare_layout`` may change: context planes, variance arrays, DQ."""
+        a = self.attrs
+        return {"ctx_planes": int(self.group["ctx"].shape[0]), "n_img2": a["n_img2"],
+                "has_dq": a["has_dq"]}  # fmt: skip
+
+    def restore_layout(self, layout):
+        """Undo ``prepare_layout`` back to ``layout`` (``layout()`` taken before it)."""
+        self._handles.clear()
+        grid = self.meta.grid
+        ctx = self.group["ctx"]
+        if ctx.shape[0] > layout["ctx_planes"]:
+            ctx.resize((layout["ctx_planes"],) + grid.shape)
+        a = self.attrs
+        if a["n_img2"] and not layout["n_img2"]:
+            self.update_attrs(n_img2=0)  # the record first: an unrecorded array is debris
+            for k in range(a["n_img2"]):
+                _delete(self.group, f"img2/{k}")
+        if a["has_dq"] and not layout["has_dq"]:
+            self.update_attrs(has_dq=False)
+            _delete(self.group, "dq")
 
     def ensure_backup(self):
         """Give every data array a ``_backup`` twin (same shape), used while tiles are rewritten."""
@@ -242,11 +302,47 @@ class MosaicStore:
 
     def tile_batches(self) -> np.ndarray:
         """Per tile, the last batch committed to it (0: never written)."""
-        return self._array("tile_batch")[...]
+        return self._markers("tile_batch")
 
     def tile_pendings(self) -> np.ndarray:
         """Per tile, the batch whose write to it has begun (0: none)."""
-        return self._array("tile_pending")[...]
+        return self._markers("tile_pending")
+
+    def _markers(self, name):
+        try:
+            return self._array(name)[...]
+        except Exception as exc:  # zarr raises codec and I/O errors of many types
+            raise StoreError(
+                f"corrupted tile markers {name!r} in the mosaic store {self.path!r}: {exc}"
+            ) from None
+
+    def check_markers(self, committed=None):
+        """``check_marker`` for every tile at once (one listing of the weight chunks)."""
+        local = _local_path(self.path)
+        if local is None:
+            return
+        committed = self.tile_batches() if committed is None else committed
+        root = os.path.join(local, "wht", "c")
+        for ty_name in _listdir(root):
+            for tx_name in _listdir(os.path.join(root, ty_name)):
+                try:
+                    tile = (int(ty_name), int(tx_name))
+                    marked = committed[tile]
+                except (ValueError, IndexError):
+                    continue
+                self.check_marker(tile, int(marked))
+
+    def check_marker(self, tile, committed):
+        """Refuse a tile marked never written whose data is on disk (a lost marker)."""
+        local = _local_path(self.path)
+        if committed != 0 or local is None:
+            return
+        ty, tx = tile
+        if os.path.exists(os.path.join(local, "wht", "c", str(ty), str(tx))):
+            raise StoreError(
+                f"the mosaic store {self.path!r} is damaged: tile {tuple(tile)} holds data "
+                "but its marker 'tile_batch' is missing; restore the store from a copy"
+            )
 
     # -- tiles -------------------------------------------------------------------------
 
@@ -290,6 +386,7 @@ class MosaicStore:
         never written comes back as ``TileState.blank``: zeros, fill values not in.
         """
         committed, pending = self.tile_marks(tile) if marks is None else marks
+        self.check_marker(tile, committed)
         if committed == 0:  # never written: a blank tile (see reduce.TileState.blank)
             n_planes = self._array("ctx").shape[0]
             return TileState.blank(self.meta.grid.extent(tile), n_planes, n_img2, with_dq)
@@ -309,6 +406,7 @@ class MosaicStore:
         if committed != 0:
             if pending != batch:
                 self._write_state("_backup/", tile, before)
+                self._array("tile_prior")[ty, tx] = committed
             self._array("tile_pending")[ty, tx] = batch
         self._write_state("", tile, after)
         self._array("tile_batch")[ty, tx] = batch
@@ -316,9 +414,47 @@ class MosaicStore:
     def tile_marks(self, tile):
         """``(committed batch, pending batch)`` of ``tile``."""
         ty, tx = tile
-        got = _in_parallel([partial(self._array(n).__getitem__, (ty, tx))
-                            for n in ("tile_batch", "tile_pending")])  # fmt: skip
+        try:
+            got = _in_parallel([partial(self._array(n).__getitem__, (ty, tx))
+                                for n in ("tile_batch", "tile_pending")])  # fmt: skip
+        except Exception as exc:  # zarr raises codec and I/O errors of many types
+            raise StoreError(
+                f"corrupted marker of tile {(ty, tx)} in the mosaic store {self.path!r}: {exc}"
+            ) from None
         return int(got[0]), int(got[1])
+
+    # -- undoing a batch ------------------------------------------------------------------
+
+    def abort_tiles(self, batch):
+        """Put back every tile ``batch`` wrote: its backup where it held data before,
+        blank where it did not. Returns the number of tiles put back."""
+        committed, pending = self.tile_batches(), self.tile_pendings()
+        prior = self._markers("tile_prior")
+        a = self.attrs
+        n_img2, with_dq = a["n_img2"], a["has_dq"]
+        undone = 0
+        for ty, tx in zip(*np.nonzero((committed == batch) | (pending == batch)), strict=True):
+            tile = (int(ty), int(tx))
+            if pending[tile] == batch:  # it held data before: that is in the backup
+                self._write_state("", tile, self._read_state("_backup/", tile, n_img2, with_dq))
+                self._array("tile_batch")[tile] = int(prior[tile])
+                self._array("tile_pending")[tile] = 0
+            else:  # blank before this batch
+                self._write_state("", tile, self._blank_state(tile, n_img2, with_dq))
+                self._array("tile_batch")[tile] = 0
+            undone += 1
+        return undone
+
+    def _blank_state(self, tile, n_img2, with_dq):
+        ny, nx = self.meta.grid.extent(tile)
+        fill = np.nan if self.meta.fillval is None else self.meta.fillval
+        fill2 = np.nan if self.meta.fillval2 is None else self.meta.fillval2
+        return TileState(
+            np.full((ny, nx), fill, np.float32), np.zeros((ny, nx), np.float32),
+            np.zeros((self._array("ctx").shape[0], ny, nx), np.int32),
+            np.full((n_img2, ny, nx), fill2, np.float32),
+            np.zeros((ny, nx), np.uint32) if with_dq else None,
+        )  # fmt: skip
 
     # -- lock ---------------------------------------------------------------------------
 
@@ -378,7 +514,7 @@ def _check_layout(group, attrs, grid):
     if attrs.get("wcs") is not None and not isinstance(attrs["wcs"], str):
         raise InputTypeError(f"'wcs' is {attrs['wcs']!r}")
     tiles = (grid.n_tiles_y, grid.n_tiles_x)
-    shapes = {"img": grid.shape, "wht": grid.shape, "tile_batch": tiles, "tile_pending": tiles}
+    shapes = {"img": grid.shape, "wht": grid.shape, **{name: tiles for name in MARKERS}}
     shapes.update({f"img2/{k}": grid.shape for k in range(n_img2)})
     if has_dq:
         shapes["dq"] = grid.shape
@@ -390,3 +526,40 @@ def _check_layout(group, attrs, grid):
             raise InputError(f"the array {name!r} is missing") from None
         if (got[1:] if name == "ctx" else got) != tuple(shape):
             raise InputError(f"the array {name!r} has shape {got}, expected {shape}")
+
+
+def _local_path(path):
+    """The filesystem path of a local store, or None for a URL (object stores)."""
+    text = str(path).removeprefix("file://")
+    return None if "://" in text else text
+
+
+def _remove_abandoned_builds(parent, base):
+    """Remove stores left half-built beside ``base`` by processes of this host now gone."""
+    prefix = f".{base}.creating-"
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        try:
+            pid = int(name[len(prefix) :].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
+
+
+def _delete(group, name):
+    try:
+        del group[name]
+    except KeyError:
+        pass
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
