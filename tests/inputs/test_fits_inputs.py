@@ -142,3 +142,23 @@ def test_rows_read_straight_from_the_file_equal_astropy(tmp_path):
             for a, b in zip(source.read(*box), via_astropy.read(*box), strict=True):
                 assert a.dtype == b.dtype
                 np.testing.assert_array_equal(a, b)
+
+
+def test_masked_pixels_flags_stay_out_of_the_mosaic_dq_as_in_the_reference():
+    # README: dq is the OR over pixels with weight; the reference skips zero-weight pixels.
+    from drizzle.resample import Drizzle as Reference
+
+    from tiledrizzle.resample import Drizzle
+
+    pm = np.dstack(np.mgrid[0:10, 0:10][::-1]).astype(float)
+    weights = np.ones((10, 10), np.float32)
+    weights[5, 5] = 0.0
+    dq = np.zeros((10, 10), np.uint32)
+    dq[5, 5], dq[2, 2] = 4, 1
+    got = []
+    for cls in (Reference, Drizzle):
+        d = cls(out_shape=(10, 10))
+        d.add_image(np.ones((10, 10), np.float32), exptime=1.0, pixmap=pm, weight_map=weights,
+                    dq=dq)  # fmt: skip
+        got.append((int(d.out_dq[5, 5]), int(d.out_dq[2, 2])))
+    assert got[0] == got[1] == (0, 1)

@@ -346,3 +346,97 @@ def test_a_stale_lock_is_taken_over_by_one_process_only(tmp_path):
     for p in procs:
         p.join(10)
     assert got == ["refused", "took"]
+
+
+def test_abort_blanks_a_new_tile_killed_between_its_data_and_its_mark(tmp_path, monkeypatch):
+    path = tmp_path / "m.zarr"
+    mosaic(exposures(2, seed=13), path, **KW)
+    before = _state(path)
+    real = Store._write_state
+
+    def data_then_kill(self, prefix, tile, state):
+        real(self, prefix, tile, state)
+        if prefix == "" and self.tile_marks(tile)[0] == 0:
+            raise Killed("after the data of a new tile, before its commit mark")
+
+    monkeypatch.setattr(Store, "_write_state", data_then_kill)
+    with pytest.raises(Killed):
+        mosaic(exposures(3, seed=14), path, **KW)  # reaches tiles the first batch did not
+    monkeypatch.undo()
+    written = MosaicStore.open(path).tiles_written()
+    abort_batch(path)
+    _assert_same_state(_state(path), before)
+    assert MosaicStore.open(path).tiles_written() <= written
+
+
+# -- readers refuse what is not finished; damaged chunks are named ----------------------
+
+
+def _interrupted(tmp_path, monkeypatch):
+    path = tmp_path / "m.zarr"
+    mosaic(exposures(2, seed=15), path, **KW)
+    writes = []
+    _kill_on(monkeypatch, Store, "write_tile", lambda *a, **k: writes.append(1) or len(writes) > 2)
+    with pytest.raises(Killed):
+        mosaic(exposures(3, seed=16), path, **KW)
+    monkeypatch.undo()
+    return path
+
+
+def test_blot_preview_and_export_refuse_an_unfinished_batch(tmp_path, monkeypatch):
+    from tiledrizzle import blot_mosaic, export_fits, preview_png
+
+    path = _interrupted(tmp_path, monkeypatch)
+    y, x = np.mgrid[0:20, 0:20].astype(float)
+    for call in (
+        lambda: blot_mosaic(path, np.dstack([x + 10, y + 10])),
+        lambda: preview_png(path, tmp_path / "p.png"),
+        lambda: export_fits(path, tmp_path / "m.fits"),
+    ):
+        with pytest.raises(StoreError, match="unfinished batch 2"):
+            call()
+    assert not (tmp_path / "p.png").exists() and not (tmp_path / "m.fits").exists()
+
+
+def test_info_says_a_batch_is_interrupted(tmp_path, monkeypatch, capsys):
+    path = _interrupted(tmp_path, monkeypatch)
+    assert cli(["info", str(path)]) == 0
+    assert "running (interrupted: tiles mix two batches until --resume or --abort)" in (
+        capsys.readouterr().out
+    )
+
+
+def _damage_a_chunk(path, array="img"):
+    st, (ty, tx) = _written_tile(path)
+    chunk = os.path.join(st.path, array, "c", str(ty), str(tx))
+    with open(chunk, "r+b") as f:
+        f.seek(20)
+        f.write(b"\xff" * 40)
+    return ty, tx
+
+
+def test_a_damaged_chunk_is_one_line_naming_array_and_chunk(tmp_path, capsys):
+    path = tmp_path / "m.zarr"
+    files = [str(write_exposure(tmp_path / f"e{k}.fits", k)) for k in range(2)]
+    mosaic(fits_inputs(files), path, wcs=output_wcs(), tile_shape=(32, 32), scheduler="sync")
+    ty, tx = _damage_a_chunk(path)
+    for argv in (
+        ["mosaic", "--out", str(path), "--fits", str(tmp_path / "x.fits"), *files[:1],
+         "--tile", "32", "--scheduler", "sync", "--no-progress", "--dq-ext", "DQ",
+         "--err-ext", "ERR", "--bad-bits", "8", "--weight", "ivm"],
+        ["info", str(path)],
+    ):  # fmt: skip
+        rc = cli(argv)
+        err = capsys.readouterr().err
+        if argv[0] == "info":  # info reads metadata and markers only: it still answers
+            assert rc == 0 and err == ""
+            continue
+        assert rc == 2, argv
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert "'img'" in err and f"chunk ({ty}, {tx})" in err, err
+    from tiledrizzle import blot_mosaic
+
+    ny, nx = MosaicStore.open(path).meta.grid.shape
+    y, x = np.mgrid[0:ny, 0:nx].astype(float)
+    with pytest.raises(StoreError, match=rf"'img'.*chunk \({ty}, {tx}\)"):
+        blot_mosaic(path, np.dstack([x, y]), interp="nearest")

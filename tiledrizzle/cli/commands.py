@@ -7,6 +7,7 @@ line and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -207,14 +208,23 @@ def cmd_mosaic(args):
         return _abort(args)
     if not args.inputs:
         raise UserError("the following arguments are required: inputs")
+    _check_mosaic_paths(args)
     exposures, skipped = _exposures(args)
     wcs = _output_wcs(args, exposures)
     fill = args.fillval
-    result = mosaic(
-        exposures, args.out, wcs=wcs, tile_shape=args.tile, block_shape=args.block,
-        kernel=args.kernel, pixfrac=args.pixfrac, fillval=fill, scheduler=args.scheduler,
-        progress=not args.no_progress, resume=args.resume,
-    )  # fmt: skip
+    try:
+        result = mosaic(
+            exposures, args.out, wcs=wcs, tile_shape=args.tile, block_shape=args.block,
+            kernel=args.kernel, pixfrac=args.pixfrac, fillval=fill, scheduler=args.scheduler,
+            progress=not args.no_progress, resume=args.resume,
+        )  # fmt: skip
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise UserError(
+            f"no space left writing the store {args.out!r} ({exc.strerror}); free some "
+            "space and rerun with --resume to finish the batch, or --abort to undo it"
+        ) from None
     rep = result.report
     ny, nx = result.plan.grid.shape
     print(f"mosaic {args.out}: {nx} x {ny} pixels, tiles {result.plan.grid.tile_shape}, "
@@ -241,6 +251,31 @@ def cmd_mosaic(args):
     return 0
 
 
+def _same_file(a, b):
+    a, b = os.path.realpath(a), os.path.realpath(b)
+    return a == b or (os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b))
+
+
+def _check_mosaic_paths(args):
+    """Refuse, before any work, outputs that would overwrite an input or each other, and
+    options that would be ignored."""
+    if not args.out.strip():
+        raise UserError("--out is empty: name the Zarr store to create or add to")
+    if args.bad_bits and args.dq_ext is None:
+        raise UserError("--bad-bits needs --dq-ext (the extension holding the DQ flags)")
+    outputs = {"--out": args.out, "--fits": args.fits, "--preview": args.preview}
+    named = {flag: path for flag, path in outputs.items() if path}
+    for flag, path in named.items():
+        for source in args.inputs:
+            if _same_file(path, source):
+                raise UserError(f"{flag} {path!r} is an input file: it would be overwritten")
+    flags = list(named)
+    for i, a in enumerate(flags):
+        for b in flags[i + 1 :]:
+            if _same_file(named[a], named[b]):
+                raise UserError(f"{a} and {b} name the same file {named[a]!r}")
+
+
 def _abort(args):
     from tiledrizzle.engine.execute import abort_batch
 
@@ -264,7 +299,6 @@ def _tree_bytes(path):
 def _info_lines(st):
     a = st.attrs
     grid = st.meta.grid
-    done = st.tile_batches()
     lines = [
         f"store {st.path}",
         f"  grid            : {grid.shape[1]} x {grid.shape[0]} (nx x ny), "
@@ -275,10 +309,13 @@ def _info_lines(st):
         f"  arrays          : img, wht, ctx"
         f"{''.join(f', img2/{k}' for k in range(a['n_img2']))}"
         f"{', dq' if a['has_dq'] else ''}",
-        f"  tiles written   : {int((done > 0).sum())}",
+        f"  tiles written   : {st.tiles_written()} of {grid.n_tiles}",
     ]
     for b in a["batches"]:
-        lines.append(f"  batch {b['id']:<9} : {b['status']}, {len(b['inputs'])} inputs")
+        status = b["status"]
+        if status != "complete":
+            status += " (interrupted: tiles mix two batches until --resume or --abort)"
+        lines.append(f"  batch {b['id']:<9} : {status}, {len(b['inputs'])} inputs")
     lines.append(f"  output WCS      : {'yes' if a.get('wcs') else 'none'}")
     if "://" not in st.path:
         lines.append(f"  bytes on disk   : {_tree_bytes(st.path)}")
@@ -291,6 +328,8 @@ def cmd_info(args):
     st = MosaicStore.open(args.store)
     try:  # all read before anything is printed: a damaged store gives one error line only
         lines = _info_lines(st)
+    except TiledrizzleError:
+        raise
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise UserError(f"corrupted metadata in the mosaic store {st.path!r}: {what}") from None

@@ -20,6 +20,9 @@ import warnings
 
 import numpy as np
 
+from tiledrizzle.core.options import check_batch_options
+from tiledrizzle.engine.schedulers import check_scheduler
+
 PIXEL_SCALE = 0.1 / 3600.0  # degrees per pixel
 DETECTOR = (512, 512)
 FIELD_CENTRE = (150.1, 2.2)
@@ -132,6 +135,10 @@ def run_demo(n_exposures=6, kernel="square", pixfrac=0.8, workdir="tiledrizzle-d
     from tiledrizzle.inputs.output_wcs import fit_output_wcs
     from tiledrizzle.products.preview import preview_png
 
+    # Every option is checked before a file is written or the last demo's store removed.
+    check_batch_options(kernel, pixfrac, (512, 512), (512, 512))
+    if scheduler != "local-cluster":
+        check_scheduler(scheduler)
     t0 = time.perf_counter()
     os.makedirs(workdir, exist_ok=True)
     rng = np.random.default_rng(seed)

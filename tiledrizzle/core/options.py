@@ -256,6 +256,14 @@ def _prepare_input(
     if not wscale32 > 0.0:
         raise InputError("weight scale must be > 0")
 
+    try:
+        finite_pixfrac = bool(np.isfinite(float(pixfrac)))
+    except (TypeError, ValueError):
+        raise InputTypeError(f"Argument 'pixfrac' must be a number, got {pixfrac!r}") from None
+    if not finite_pixfrac:
+        # The reference deposits nothing yet counts the exposure; refused here instead.
+        raise InputError(f"Argument 'pixfrac' must be finite, got {pixfrac!r}")
+
     kernel = kernel_name.lower()
     if not KERNELS[kernel].flux_conserving:
         warnings.warn(

@@ -196,7 +196,7 @@ def _run_batch(st, plan, scheduler, progress, resume, t_start):
         # Everything that can be checked is checked before the batch is recorded: the
         # scheduler answered (above) and every lazy input reads (its last row).
         probe_inputs(exposures, used)
-        st.check_markers()  # a lost tile marker would drop that tile's earlier data
+        st.check_markers(batch)  # a lost tile marker would drop that tile's earlier data
         if batch != (batches[-1]["id"] if batches else 0):
             batches.append({
                 "id": batch, "status": "running", "first_ctx_id": first_ctx_id,

@@ -221,6 +221,12 @@ class MosaicPlan:
         return execute_plan(self, store, scheduler=scheduler, progress=progress, resume=resume)
 
 
+MAX_TILES = 1 << 16
+"""Tiles per store: each has its own marker chunks, read when a batch starts and resumes."""
+MAX_TILE_PIXELS = 1 << 26
+"""Pixels per tile (8192 x 8192): a task's partial sums for one tile are held in memory."""
+
+
 def resolve_grid(out_shape, wcs, tile_shape):
     """``(TileGrid, WCS header string or None)`` from ``out_shape`` or an astropy WCS.
 
@@ -236,7 +242,20 @@ def resolve_grid(out_shape, wcs, tile_shape):
         header = wcs_to_header_string(wcs)
     if out_shape is None:
         raise PlanError("give the output grid: 'out_shape' or 'wcs'")
-    return TileGrid(tuple(out_shape), tuple(tile_shape)), header
+    grid = TileGrid(tuple(out_shape), tuple(tile_shape))
+    ty, tx = grid.tile_shape
+    if grid.n_tiles > MAX_TILES:
+        raise PlanError(
+            f"the grid of {grid.shape[1]} x {grid.shape[0]} px has {grid.n_tiles} tiles of "
+            f"{tx} x {ty}: at most {MAX_TILES} per store (use larger tiles, or check the "
+            "output grid's pixel scale)"
+        )
+    if ty * tx > MAX_TILE_PIXELS:
+        raise PlanError(
+            f"tiles of {tx} x {ty} px are above {MAX_TILE_PIXELS} px each (one task holds a "
+            "tile's partial sums in memory): use smaller tiles"
+        )
+    return grid, header
 
 
 def _as_exposures(inputs):

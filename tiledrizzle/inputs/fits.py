@@ -32,6 +32,7 @@ import numpy as np
 from tiledrizzle.core.errors import FitsInputError, InputError
 from tiledrizzle.core.kernel_input import EMPTY_DQ
 from tiledrizzle.inputs.exposure import checked, lazy_prepared
+from tiledrizzle.inputs.output_wcs import read_celestial_wcs
 from tiledrizzle.inputs.pixmap import WCSPixmap
 
 WEIGHT_SCHEMES = ("uniform", "exptime", "ivm")
@@ -245,8 +246,6 @@ class FitsExposure:
         return source
 
     def _describe(self):
-        from astropy.wcs import WCS, FITSFixedWarning
-
         if self.err_ext is not None and self.var_ext is not None:
             raise FitsInputError(f"{self.path}: give 'err_ext' or 'var_ext', not both")
         if self.units not in ("cps", "counts"):
@@ -309,25 +308,22 @@ class FitsExposure:
                 raise FitsInputError(
                     f"{self.path}: exposure time must be positive, got {exptime!r}"
                 )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FITSFixedWarning)
-                try:
-                    wcs = WCS(sci.header, fobj=hdul)
-                except Exception as exc:  # astropy raises many types for bad WCS keywords
-                    raise FitsInputError(
-                        f"{self.path}[{self.sci_ext!r}]: unusable WCS ({exc})"
-                    ) from None
-            if not wcs.has_celestial or wcs.naxis != 2:
-                raise FitsInputError(
-                    f"{self.path}[{self.sci_ext!r}]: the WCS is missing or not celestial"
-                )
+            wcs = read_celestial_wcs(
+                sci.header, f"{self.path}[{self.sci_ext!r}]", fobj=hdul, error=FitsInputError
+            )
             wcs.array_shape = shape
             exts = {self.sci_ext, self.err_ext, self.var_ext, self.dq_ext}
             exts |= {weight} if weight not in WEIGHT_SCHEMES else set()
-            layouts = tuple(
-                (ext,) + layout
-                for ext in exts - {None}
-                if (layout := _raw_layout(hdul[ext])) is not None
+            # Rows are read straight from the file only when its bytes are the FITS
+            # bytes: a compressed file (gzip, bzip2, zip) is read through astropy.
+            layouts = (
+                ()
+                if _is_compressed(self.path)
+                else tuple(
+                    (ext,) + layout
+                    for ext in exts - {None}
+                    if (layout := _raw_layout(hdul[ext])) is not None
+                )
             )
         self.exptime, self.wcs = exptime, wcs
         return FitsSource(
@@ -352,6 +348,16 @@ class FitsExposure:
             tolerance=self.pixmap_tolerance,
         )  # fmt: skip
         return lazy_prepared(inp, n_var, source.dq_ext is not None, pixmap, source)
+
+
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"PK\x03\x04")
+
+
+def _is_compressed(path):
+    """Whether the file is gzip, bzip2 or zip compressed (astropy opens all three)."""
+    with open(path, "rb") as f:
+        start = f.read(4)
+    return start.startswith(_COMPRESSED_MAGIC)
 
 
 def _bit_mask(value, path):

@@ -448,18 +448,37 @@ def _header_hdu(hdul):
 
 
 def _celestial_wcs(header, what, fobj=None):
+    return read_celestial_wcs(header, what, fobj=fobj)
+
+
+_UNREADABLE_VALUE = "value was expected"
+"""How astropy's FITSFixedWarning says it could not read a keyword's value (it then uses
+the keyword's default, e.g. CDELT = 1 degree, silently changing the transform)."""
+
+
+def read_celestial_wcs(header, what, fobj=None, error=InputError):
+    """The 2-D celestial WCS of ``header``; ``error`` (naming ``what`` and the keyword)
+    when it is missing, unusable, or when astropy could not read a keyword's value.
+
+    The standard fixes wcslib applies (dates, units, RADECSYS) stay silent; a value it
+    had to replace by a default is refused, because that changes the transform.
+    """
     from astropy.wcs import WCS, FITSFixedWarning
 
     try:
-        with warnings.catch_warnings():
-            # FITSFixedWarning reports the standard fixes wcslib applies (dates, units):
-            # informational for reading an output grid.
-            warnings.simplefilter("ignore", FITSFixedWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FITSFixedWarning)
             w = WCS(header, fobj=fobj)
     except Exception as exc:  # astropy raises many types for bad WCS keywords
-        raise InputError(f"{what}: unusable WCS ({exc})") from None
+        raise error(f"{what}: unusable WCS ({exc})") from None
+    for warning in caught:
+        text = str(warning.message)
+        if issubclass(warning.category, FITSFixedWarning) and _UNREADABLE_VALUE in text:
+            card = " ".join(text.split())
+            keyword = card.split("=")[0].strip() or "a keyword"
+            raise error(f"{what}: the header keyword {keyword} cannot be read ({card})")
     if w.naxis != 2 or not w.has_celestial:
-        raise InputError(f"{what}: the WCS is missing or not a 2-D celestial WCS")
+        raise error(f"{what}: the WCS is missing or not a 2-D celestial WCS")
     return w
 
 

@@ -17,14 +17,14 @@ from tiledrizzle.core.errors import InputError
 from tiledrizzle.core.grid import TileGrid, positive_pair
 from tiledrizzle.engine.blot import as_pixmap, blot_block, blot_input_box, method_and_table
 from tiledrizzle.engine.schedulers import Runner, check_scheduler
-from tiledrizzle.store.zarr_store import MosaicStore
+from tiledrizzle.store.zarr_store import MARKERS, MosaicStore
 
 DEFAULT_BLOT_BLOCK = (512, 512)
 
 
 def _blot_one_block(path, array, pixmap_block, interp, iscale, fillval, sinscl):
     store = MosaicStore.open(path)
-    source = store.group[array]
+    source = store.reader(array)
     out = np.full(pixmap_block.shape[:2], np.float32(fillval), dtype=np.float32)
     box = blot_input_box(pixmap_block, source.shape, interp)
     if box is None:
@@ -57,8 +57,10 @@ def blot_mosaic(
     Returns a float32 array (Ny, Nx).
     """
     path = store.path if isinstance(store, MosaicStore) else str(store)
-    source = MosaicStore.open(path).group
-    if array not in source or array in ("ctx", "tile_batch", "tile_pending"):
+    opened = MosaicStore.open(path)
+    opened.check_finished("blotting")
+    source = opened.group
+    if array not in source or array in ("ctx", *MARKERS) or array.startswith("_backup"):
         raise InputError(f"'array' must name an image array of the store, got {array!r}")
     pixmap = as_pixmap(pixmap)
     method_and_table(interp)  # unknown interpolators fail here, before any task

@@ -58,7 +58,7 @@ def _extensions(st: MosaicStore):
 
 def _array_data(st: MosaicStore, name):
     """The whole array ``name`` of the store, in memory (a 2-D image for one ctx plane)."""
-    data = st.group[name][...]
+    data = _read_by_chunks(st.reader(name))
     if name == "ctx" and data.shape[0] == 1:
         data = data[0]
     return data
@@ -92,8 +92,10 @@ def _inputs_table(st: MosaicStore):
     inputs = st.attrs["inputs"]
     if not inputs:
         return None
-    names = [str(i.get("name", "")) for i in inputs]
-    width = max(1, max(len(n.encode()) for n in names))
+    # FITS strings are ASCII: other characters are written as Python escapes (\xe9, \u2013);
+    # the store keeps the names as given.
+    names = [str(i.get("name", "")).encode("ascii", "backslashreplace").decode() for i in inputs]
+    width = max(1, max(len(n) for n in names))
     cols = [
         fits.Column("NAME", f"{width}A", array=np.array(names)),
         fits.Column("BATCH", "J", array=np.array([i["batch"] for i in inputs], np.int32)),
@@ -135,13 +137,7 @@ def export_fits(store, path, *, overwrite=False, max_bytes=DEFAULT_MAX_BYTES):
 
     st = as_store(store)
     path = os.fspath(path)
-    a = st.attrs
-    running = [b["id"] for b in a["batches"] if b.get("status") != "complete"]
-    if running:
-        raise InputError(
-            f"the store {st.path!r} holds an unfinished batch {running[-1]}; finish it "
-            "(mosaic(..., resume=True)) before exporting"
-        )
+    st.check_finished("exporting")
     exts = _extensions(st)
     nbytes = sum(int(st.group[name].nbytes) for _, name in exts)
     if nbytes > max_bytes:
@@ -219,3 +215,15 @@ def _publish(tmp, path, overwrite):
         os.replace(tmp, path)
         return
     os.unlink(tmp)
+
+
+def _read_by_chunks(reader):
+    """The whole array, read chunk by chunk (a damaged chunk is named)."""
+    out = np.empty(reader.shape, dtype=reader.dtype)
+    lead = (slice(None),) * (reader.ndim - 2)
+    cy, cx = reader.chunks[-2:]
+    for y0 in range(0, reader.shape[-2], cy):
+        for x0 in range(0, reader.shape[-1], cx):
+            sel = lead + (slice(y0, y0 + cy), slice(x0, x0 + cx))
+            out[sel] = reader[sel]
+    return out

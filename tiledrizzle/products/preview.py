@@ -134,10 +134,11 @@ def preview_png(
     if not 0.0 <= lo_p < hi_p <= 100.0:
         raise InputError(f"'percentiles' must be 0 <= low < high <= 100, got {percentiles!r}")
 
-    arr = da.from_zarr(st.group[array])
+    st.check_finished("making a preview")
+    arr = _lazy(st, array)
     if array != "wht" and st.meta.fillval is not None:
         # a numeric fill value marks empty pixels: leave them out of the block means
-        arr = da.where(da.from_zarr(st.group["wht"]) > 0, arr, np.nan)
+        arr = da.where(_lazy(st, "wht") > 0, arr, np.nan)
     ny, nx = arr.shape
     factor = max(1, math.ceil(max(ny, nx) / int(max_size)))
     with dask.config.set(scheduler=scheduler):
@@ -156,3 +157,12 @@ def preview_png(
             os.unlink(tmp)
         raise
     return gray.shape
+
+
+def _lazy(st, name):
+    """A dask array over the store array ``name``, chunk for chunk (errors name the chunk)."""
+    import dask.array as da
+
+    reader = st.reader(name)
+    return da.from_array(reader, chunks=reader.chunks, asarray=False, fancy=False,
+                         name=f"{name}-{st.attrs['store_id']}")  # fmt: skip

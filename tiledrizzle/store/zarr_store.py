@@ -308,6 +308,15 @@ class MosaicStore:
         """Per tile, the batch whose write to it has begun (0: none)."""
         return self._markers("tile_pending")
 
+    def tiles_written(self) -> int:
+        """How many tiles hold a committed batch (counted from the marker chunks on disk,
+        which exist only for written tiles, without reading them)."""
+        local = _local_path(self.path)
+        if local is None:
+            return int((self.tile_batches() > 0).sum())
+        root = os.path.join(local, "tile_batch", "c")
+        return sum(len(_listdir(os.path.join(root, row))) for row in _listdir(root))
+
     def _markers(self, name):
         try:
             return self._array(name)[...]
@@ -316,26 +325,29 @@ class MosaicStore:
                 f"corrupted tile markers {name!r} in the mosaic store {self.path!r}: {exc}"
             ) from None
 
-    def check_markers(self, committed=None):
-        """``check_marker`` for every tile at once (one listing of the weight chunks)."""
+    def check_markers(self, batch):
+        """``check_marker`` for every tile at once (one listing of the weight chunks), for a
+        run of ``batch`` (new or resumed)."""
         local = _local_path(self.path)
         if local is None:
             return
-        committed = self.tile_batches() if committed is None else committed
+        committed, pending = self.tile_batches(), self.tile_pendings()
         root = os.path.join(local, "wht", "c")
         for ty_name in _listdir(root):
             for tx_name in _listdir(os.path.join(root, ty_name)):
                 try:
                     tile = (int(ty_name), int(tx_name))
-                    marked = committed[tile]
+                    marks = (int(committed[tile]), int(pending[tile]))
                 except (ValueError, IndexError):
                     continue
-                self.check_marker(tile, int(marked))
+                self.check_marker(tile, marks, batch)
 
-    def check_marker(self, tile, committed):
-        """Refuse a tile marked never written whose data is on disk (a lost marker)."""
+    def check_marker(self, tile, marks, batch):
+        """Refuse a tile marked never written whose data is on disk (a lost marker). A
+        tile ``batch`` began to write (pending) may hold data before its commit mark."""
+        committed, pending = marks
         local = _local_path(self.path)
-        if committed != 0 or local is None:
+        if committed != 0 or pending == batch or local is None:
             return
         ty, tx = tile
         if os.path.exists(os.path.join(local, "wht", "c", str(ty), str(tx))):
@@ -360,7 +372,7 @@ class MosaicStore:
         reads += [(f"{prefix}img2/{k}", (rows, cols)) for k in range(n_img2)]
         if with_dq:
             reads.append((f"{prefix}dq", (rows, cols)))
-        got = _in_parallel([partial(self._array(n).__getitem__, sel) for n, sel in reads])
+        got = _in_parallel([partial(self._read_named, n, sel) for n, sel in reads])
         ny, nx = self.meta.grid.extent(tile)
         img2 = got[3 : 3 + n_img2]
         return TileState(
@@ -368,6 +380,23 @@ class MosaicStore:
             np.stack(img2) if img2 else np.zeros((0, ny, nx), np.float32),
             got[3 + n_img2] if with_dq else None,
         )  # fmt: skip
+
+    def _read_named(self, name, selection):
+        return ArrayReader(self, name, self._array(name))[selection]
+
+    def reader(self, name):
+        """Array ``name`` for reading: errors name the array and the chunks read."""
+        return ArrayReader(self, name, self._array(name))
+
+    def check_finished(self, doing):
+        """Refuse (``StoreError``) to read a store whose last batch is unfinished: its tiles
+        would mix two batches. ``doing`` says what was asked, e.g. 'exporting'."""
+        running = [b["id"] for b in self.attrs["batches"] if b.get("status") != "complete"]
+        if running:
+            raise StoreError(
+                f"the store {self.path!r} holds an unfinished batch {running[-1]}; finish it "
+                f"(resume=True) or undo it (abort_batch(store)) before {doing}"
+            )
 
     def _write_state(self, prefix, tile, state: TileState):
         rows, cols = self.meta.grid.slices(tile)
@@ -386,7 +415,7 @@ class MosaicStore:
         never written comes back as ``TileState.blank``: zeros, fill values not in.
         """
         committed, pending = self.tile_marks(tile) if marks is None else marks
-        self.check_marker(tile, committed)
+        self.check_marker(tile, (committed, pending), batch)
         if committed == 0:  # never written: a blank tile (see reduce.TileState.blank)
             n_planes = self._array("ctx").shape[0]
             return TileState.blank(self.meta.grid.extent(tile), n_planes, n_img2, with_dq)
@@ -396,17 +425,20 @@ class MosaicStore:
     def write_tile(self, tile, before: TileState, after: TileState, batch, marks=None):
         """Replace the tile's content by ``after`` for ``batch``, crash-safely (see module).
 
-        A tile never committed needs no backup (``read_tile_before`` gives a
-        blank tile for it whatever its chunks hold), so it is not marked pending.
+        Before the tile's data is touched it is marked pending for ``batch``, with the
+        batch it held (``tile_prior``) and, when it held one, its content in the backup.
+        A tile never committed needs no backup (``read_tile_before`` gives a blank tile
+        for it whatever its chunks hold); its pending mark tells a half-written new tile
+        from a tile whose marker was lost, and ``abort_tiles`` blanks it.
         """
         ty, tx = tile
         committed, pending = self.tile_marks(tile) if marks is None else marks
         if committed == batch:
             return
-        if committed != 0:
-            if pending != batch:
+        if pending != batch:
+            if committed != 0:
                 self._write_state("_backup/", tile, before)
-                self._array("tile_prior")[ty, tx] = committed
+            self._array("tile_prior")[ty, tx] = committed
             self._array("tile_pending")[ty, tx] = batch
         self._write_state("", tile, after)
         self._array("tile_batch")[ty, tx] = batch
@@ -435,13 +467,14 @@ class MosaicStore:
         undone = 0
         for ty, tx in zip(*np.nonzero((committed == batch) | (pending == batch)), strict=True):
             tile = (int(ty), int(tx))
-            if pending[tile] == batch:  # it held data before: that is in the backup
-                self._write_state("", tile, self._read_state("_backup/", tile, n_img2, with_dq))
-                self._array("tile_batch")[tile] = int(prior[tile])
-                self._array("tile_pending")[tile] = 0
+            before = int(prior[tile]) if pending[tile] == batch else 0
+            if before:  # it held data before: that is in the backup
+                state = self._read_state("_backup/", tile, n_img2, with_dq)
             else:  # blank before this batch
-                self._write_state("", tile, self._blank_state(tile, n_img2, with_dq))
-                self._array("tile_batch")[tile] = 0
+                state = self._blank_state(tile, n_img2, with_dq)
+            self._write_state("", tile, state)
+            self._array("tile_batch")[tile] = before
+            self._array("tile_pending")[tile] = 0
             undone += 1
         return undone
 
@@ -464,6 +497,59 @@ class MosaicStore:
 
     def release_lock(self):
         WriterLock(self.path).release()
+
+
+class ArrayReader:
+    """A store array for reading (``shape``, ``dtype``, ``chunks``, indexing) whose errors
+    are ``StoreError``s naming the array and the chunks the read touched: a damaged
+    chunk is one clear line, not a codec traceback."""
+
+    def __init__(self, store, name, array):
+        self.store, self.name, self.array = store, name, array
+        self.shape, self.dtype, self.chunks = array.shape, array.dtype, array.chunks
+        self.ndim = len(array.shape)
+
+    def __getitem__(self, selection):
+        try:
+            return self.array[selection]
+        except Exception as exc:  # zarr and its codecs raise errors of many types
+            where, exc = self._damaged_chunk(selection, exc)
+            raise StoreError(
+                f"cannot read the array {self.name!r} of the mosaic store "
+                f"{self.store.path!r} ({where}): {type(exc).__name__}: {exc}"
+            ) from None
+
+    def _chunk_ranges(self, selection):
+        if selection is Ellipsis:
+            selection = ()
+        sel = selection if isinstance(selection, tuple) else (selection,)
+        sel = sel + (slice(None),) * (self.ndim - len(sel))
+        ranges = []
+        for s, n, c in zip(sel, self.shape, self.chunks, strict=False):
+            if isinstance(s, slice):
+                start, stop, _ = s.indices(n)
+                ranges.append(range(start // c, max(start, stop - 1) // c + 1))
+            else:
+                ranges.append(range(int(s) // c, int(s) // c + 1))
+        return ranges
+
+    def _damaged_chunk(self, selection, exc):
+        """``(text naming the first unreadable chunk, its error)``: the chunks a failed
+        read touched are read one by one (only on this error path)."""
+        import itertools
+
+        ranges = self._chunk_ranges(selection)
+        if all(len(r) == 1 for r in ranges):
+            return "chunk (" + ", ".join(str(r[0]) for r in ranges) + ")", exc
+        for index in itertools.product(*ranges):
+            chunk = tuple(
+                slice(i * c, (i + 1) * c) for i, c in zip(index, self.chunks, strict=True)
+            )
+            try:
+                self.array[chunk]
+            except Exception as one:  # the same kinds as above
+                return "chunk (" + ", ".join(map(str, index)) + ")", one
+        return "chunks (" + ", ".join(f"{r[0]}..{r[-1]}" for r in ranges) + ")", exc
 
 
 def _codec():
