@@ -309,8 +309,9 @@ class FitsExposure:
                     f"{self.path}: exposure time must be positive, got {exptime!r}"
                 )
             wcs = read_celestial_wcs(
-                sci.header, f"{self.path}[{self.sci_ext!r}]", fobj=hdul, error=FitsInputError
-            )
+                sci.header, f"{self.path}[{self.sci_ext!r}]", fobj=hdul, error=FitsInputError,
+                missing="the WCS is missing or not celestial",
+            )  # fmt: skip
             wcs.array_shape = shape
             exts = {self.sci_ext, self.err_ext, self.var_ext, self.dq_ext}
             exts |= {weight} if weight not in WEIGHT_SCHEMES else set()

@@ -456,7 +456,10 @@ _UNREADABLE_VALUE = "value was expected"
 the keyword's default, e.g. CDELT = 1 degree, silently changing the transform)."""
 
 
-def read_celestial_wcs(header, what, fobj=None, error=InputError):
+def read_celestial_wcs(
+    header, what, fobj=None, error=InputError,
+    missing="the WCS is missing or not a 2-D celestial WCS",
+):  # fmt: skip
     """The 2-D celestial WCS of ``header``; ``error`` (naming ``what`` and the keyword)
     when it is missing, unusable, or when astropy could not read a keyword's value.
 
@@ -478,7 +481,7 @@ def read_celestial_wcs(header, what, fobj=None, error=InputError):
             keyword = card.split("=")[0].strip() or "a keyword"
             raise error(f"{what}: the header keyword {keyword} cannot be read ({card})")
     if w.naxis != 2 or not w.has_celestial:
-        raise error(f"{what}: the WCS is missing or not a 2-D celestial WCS")
+        raise error(f"{what}: {missing}")
     return w
 
 
