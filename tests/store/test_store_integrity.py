@@ -440,3 +440,20 @@ def test_a_damaged_chunk_is_one_line_naming_array_and_chunk(tmp_path, capsys):
     y, x = np.mgrid[0:ny, 0:nx].astype(float)
     with pytest.raises(StoreError, match=rf"'img'.*chunk \({ty}, {tx}\)"):
         blot_mosaic(path, np.dstack([x, y]), interp="nearest")
+
+
+def test_info_on_a_store_of_many_tiles_stays_fast(tmp_path, capsys):
+    import time
+
+    path = tmp_path / "m.zarr"
+    pm = np.dstack(np.mgrid[0:8, 0:8][::-1]).astype(float) + 100.0
+    mosaic([dict(data=np.ones((8, 8), np.float32), exptime=1.0, pixmap=pm)], path,
+           out_shape=(240, 250), tile_shape=(1, 1), scheduler="sync")  # fmt: skip
+    t0 = time.perf_counter()
+    assert cli(["info", str(path)]) == 0
+    assert time.perf_counter() - t0 < 5
+    out = capsys.readouterr().out
+    st = MosaicStore.open(path)
+    written = st.tiles_written()
+    assert written == int((st.tile_batches() > 0).sum()) >= 64
+    assert f"tiles written   : {written} of 60000" in out

@@ -314,12 +314,23 @@ class MosaicStore:
         local = _local_path(self.path)
         if local is None:
             return int((self.tile_batches() > 0).sum())
-        root = os.path.join(local, "tile_batch", "c")
-        return sum(len(_listdir(os.path.join(root, row))) for row in _listdir(root))
+        return len(_chunk_files(os.path.join(local, "tile_batch", "c")))
 
     def _markers(self, name):
+        """The marker array ``name`` (one chunk per tile). On a local store only the chunks
+        on disk are read (a marker equal to 0 has none), so the cost follows the tiles
+        written, not the grid."""
+        array = self._array(name)
+        local = _local_path(self.path)
         try:
-            return self._array(name)[...]
+            if local is None:
+                return array[...]
+            out = np.zeros(array.shape, dtype=array.dtype)
+            tiles = _chunk_files(os.path.join(local, name, "c"))
+            got = _in_parallel([partial(array.__getitem__, t) for t in tiles]) if tiles else []
+            for t, v in zip(tiles, got, strict=True):
+                out[t] = v
+            return out
         except Exception as exc:  # zarr raises codec and I/O errors of many types
             raise StoreError(
                 f"corrupted tile markers {name!r} in the mosaic store {self.path!r}: {exc}"
@@ -332,15 +343,8 @@ class MosaicStore:
         if local is None:
             return
         committed, pending = self.tile_batches(), self.tile_pendings()
-        root = os.path.join(local, "wht", "c")
-        for ty_name in _listdir(root):
-            for tx_name in _listdir(os.path.join(root, ty_name)):
-                try:
-                    tile = (int(ty_name), int(tx_name))
-                    marks = (int(committed[tile]), int(pending[tile]))
-                except (ValueError, IndexError):
-                    continue
-                self.check_marker(tile, marks, batch)
+        for tile in _chunk_files(os.path.join(local, "wht", "c")):
+            self.check_marker(tile, (int(committed[tile]), int(pending[tile])), batch)
 
     def check_marker(self, tile, marks, batch):
         """Refuse a tile marked never written whose data is on disk (a lost marker). A
@@ -642,6 +646,16 @@ def _delete(group, name):
         del group[name]
     except KeyError:
         pass
+
+
+def _chunk_files(root):
+    """``[(ty, tx), ...]`` of the 2-D chunks stored under ``root`` (``<array>/c``)."""
+    out = []
+    for row in _listdir(root):
+        for col in _listdir(os.path.join(root, row)):
+            if row.isdigit() and col.isdigit():
+                out.append((int(row), int(col)))
+    return out
 
 
 def _listdir(path):
