@@ -202,9 +202,11 @@ def output_grid(wcses):
 def run_cli(paths, store, header_file, scheduler, inputs=None):
     """``tiledrizzle mosaic`` in a fresh interpreter; (wall seconds, its stdout)."""
     shutil.rmtree(store, ignore_errors=True)
+    # --pixel-units input: the reference loop's values, per input pixel.
     cmd = [sys.executable, "-m", "tiledrizzle", "mosaic", *(inputs or paths), "--out", store,
            "--wcs", header_file, "--scheduler", scheduler, "--kernel", "square",
-           "--pixfrac", "1", "--weight", "exptime", "--no-progress"]  # fmt: skip
+           "--pixfrac", "1", "--weight", "exptime", "--no-progress",
+           "--pixel-units", "input"]  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0

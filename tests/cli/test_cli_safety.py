@@ -86,7 +86,7 @@ def test_demo_refuses_a_bad_kernel_before_touching_its_directory(tmp_path, capsy
     (work / "mosaic.zarr").mkdir(parents=True)
     (work / "mosaic.zarr" / "keep").write_text("the user's")
     assert cli(["demo", "--workdir", str(work), "--kernel", "bogus"]) == 2
-    _one_line(capsys, "Kernel 'bogus' is not supported")
+    _one_line(capsys, "argument --kernel: invalid choice: 'bogus'")
     assert (work / "mosaic.zarr" / "keep").read_text() == "the user's"
     assert sorted(os.listdir(work)) == ["mosaic.zarr"]
 

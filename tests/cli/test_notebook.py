@@ -118,3 +118,22 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
 
     # The notebook cleaned up after itself; nothing was left in the kernel's TMPDIR.
     assert not any(p.name.startswith("tiledrizzle-quickstart-") for p in work.iterdir())
+
+
+def test_the_notebook_extra_installs_what_the_notebook_imports():
+    """README names ``pip install ".[notebook]"``: every module a cell imports is the
+    standard library's, the package's own or a requirement of that extra."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extra = project["optional-dependencies"]["notebook"]
+    wanted = {re.split(r"[<>=\[ ]", r)[0] for r in project["dependencies"] + extra}
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    modules = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            modules |= set(re.findall(r"^\s*(?:from|import) (\w+)", cell.source, re.M))
+    third_party = modules - set(sys.stdlib_module_names) - {"tiledrizzle"}
+    assert third_party, "the notebook imports nothing but the standard library?"
+    assert third_party <= wanted, f"not in the [notebook] extra: {third_party - wanted}"
+    assert 'pip install ".[notebook]"' in (REPO / "README.md").read_text()

@@ -149,9 +149,29 @@ def cli_hash(tmp):
     tmp = pathlib.Path(tmp)
     files = [_write_fits(tmp / f"in{k}.fits", k) for k in range(3)]
     out = tmp / "cli.zarr"
-    argv = ["mosaic", *files, "--out", str(out), "--err-ext", "ERR", "--dq-ext", "DQ",
-            "--bad-bits", "8", "--weight", "ivm", "--pixfrac", "0.7", "--tile", "40",
-            "--scheduler", "sync", "--no-progress"]  # fmt: skip
+    argv = [
+        "mosaic",
+        *files,
+        "--out",
+        str(out),
+        "--err-ext",
+        "ERR",
+        "--dq-ext",
+        "DQ",
+        "--bad-bits",
+        "8",
+        "--weight",
+        "ivm",
+        "--pixfrac",
+        "0.7",
+        "--tile",
+        "40",
+        "--scheduler",
+        "sync",
+        "--no-progress",
+        "--pixel-units",
+        "input",
+    ]  # values per input pixel, as when the hash was recorded
     with contextlib.redirect_stdout(io.StringIO()):  # the summary is not hashed
         assert main(argv) == 0
     return _digest(_store_arrays(out))

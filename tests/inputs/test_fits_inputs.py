@@ -36,6 +36,7 @@ def test_fits_mosaic_masks_bad_pixels_and_uses_inverse_variance(tmp_path, files)
 
 def test_fits_inputs_equal_arrays_through_the_same_pixmaps(tmp_path, files):
     from tiledrizzle.inputs.pixmap import WCSPixmap
+    from tiledrizzle.inputs.units import pixel_area_ratio
 
     out = output_wcs()
     from_files = mosaic(fits_inputs(files, weight="exptime", dq_ext=None, err_ext=None),
@@ -45,8 +46,9 @@ def test_fits_inputs_equal_arrays_through_the_same_pixmaps(tmp_path, files):
         with fits.open(p) as h:
             e = FitsExposure(p)
             e.describe()
-            arrays.append(dict(
+            arrays.append(dict(  # counts per output pixel: the pixel-area ratio as iscale
                 data=h["SCI"].data.astype(np.float32), exptime=100.0,
+                iscale=pixel_area_ratio(e.wcs, out, SHAPE),
                 weight_map=np.full(SHAPE, 100.0, np.float32), pixel_scale_ratio=None,
                 pixmap=WCSPixmap(e.wcs, out, SHAPE, mode="exact"),
             ))  # fmt: skip

@@ -86,14 +86,16 @@ def test_lock_of_an_exited_unreaped_or_replaced_holder_is_broken(tmp_path):
         time.sleep(0.01)
     try:
         hold(child.pid)
-        mosaic(exposures(2, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+        mosaic(exposures(2, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64),
+               allow_duplicates=True)  # fmt: skip
         assert not lock.exists()
     finally:
         child.wait()
     # A lock naming a live process (this one) with another start time: its number was
     # reused, the holder is gone. With this process's own start time it is held.
     hold(os.getpid(), my_start + 1)
-    mosaic(exposures(3, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64))
+    mosaic(exposures(3, seed=4), path, out_shape=OUT_SHAPE, tile_shape=(64, 64),
+           allow_duplicates=True)  # fmt: skip
     assert not lock.exists()
     hold(os.getpid(), my_start)
     with pytest.raises(StoreLockedError, match=f"pid {os.getpid()}"):

@@ -288,7 +288,7 @@ def test_a_lost_tile_marker_is_corruption_not_a_blank_tile(tmp_path):
     os.remove(os.path.join(st.path, "tile_batch", "c", str(ty), str(tx)))
     before = store_checksum(path)
     with pytest.raises(StoreError, match=rf"tile \({ty}, {tx}\) holds data but its marker"):
-        mosaic(inputs[:2], path, **KW)
+        mosaic(inputs[:2], path, allow_duplicates=True, **KW)
     assert store_checksum(path) == before
 
 
@@ -423,7 +423,7 @@ def test_a_damaged_chunk_is_one_line_naming_array_and_chunk(tmp_path, capsys):
     for argv in (
         ["mosaic", "--out", str(path), "--fits", str(tmp_path / "x.fits"), *files[:1],
          "--tile", "32", "--scheduler", "sync", "--no-progress", "--dq-ext", "DQ",
-         "--err-ext", "ERR", "--bad-bits", "8", "--weight", "ivm"],
+         "--err-ext", "ERR", "--bad-bits", "8", "--weight", "ivm", "--allow-duplicates"],
         ["info", str(path)],
     ):  # fmt: skip
         rc = cli(argv)

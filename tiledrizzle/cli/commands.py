@@ -12,8 +12,8 @@ import os
 import sys
 import time
 
-from tiledrizzle.core.errors import TiledrizzleError
-from tiledrizzle.kernels.registry import KERNEL_NAMES
+from tiledrizzle.core.errors import InputError, TiledrizzleError
+from tiledrizzle.kernels.registry import BLOT_INTERPOLATORS, KERNEL_NAMES
 
 EXIT_USAGE = 2
 
@@ -47,17 +47,44 @@ def _pair(value):
     return tuple(nums)
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that shows each option's default (where it has one worth saying)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if default in (None, False, argparse.SUPPRESS) or "%(default)" in text:
+            return text
+        if isinstance(default, tuple):
+            default = ",".join(map(str, default))
+        return f"{text} (default: {default})"
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tiledrizzle")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from tiledrizzle import __version__
+
+        return __version__
+
+
 def _parser():
     parser = _Parser(
         prog="tiledrizzle",
         description="Drizzle dithered, distorted exposures onto one tiled Zarr mosaic.",
+        formatter_class=_Help,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"tiledrizzle {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     m = sub.add_parser(
         "mosaic",
         help="drizzle FITS exposures into a Zarr mosaic",
         description="Drizzle FITS exposures into a Zarr mosaic store.",
+        formatter_class=_Help,
     )
     m.add_argument("inputs", nargs="*", help="input FITS files")
     m.add_argument("--out", required=True, help="Zarr store to create or add to")
@@ -70,9 +97,11 @@ def _parser():
     k.add_argument(
         "--kernel",
         default="square",
+        type=str.lower,  # case-insensitive, as in the Python API
         choices=KERNEL_NAMES,
+        help="drizzle kernel",
     )
-    k.add_argument("--pixfrac", type=float, default=1.0)
+    k.add_argument("--pixfrac", type=float, default=1.0, help="shrink input pixels to this")
     k.add_argument("--fillval", default="NaN", help="value of pixels without data")
     k.add_argument(
         "--weight",
@@ -80,13 +109,21 @@ def _parser():
         help="uniform, exptime, ivm (inverse variance) or a weight extension",
     )
     f = m.add_argument_group("input files")
-    f.add_argument("--sci-ext", type=_ext, default="SCI", help="science extension (SCI)")
+    f.add_argument("--sci-ext", type=_ext, default="SCI", help="science extension")
     f.add_argument("--err-ext", type=_ext, help="error extension, co-added as variance")
     f.add_argument("--var-ext", type=_ext, help="variance extension")
     f.add_argument("--dq-ext", type=_ext, help="DQ extension")
     f.add_argument("--bad-bits", type=int, default=0, help="DQ bits of bad pixels")
-    f.add_argument("--exptime-key", default="EXPTIME")
-    f.add_argument("--units", default="cps", choices=["cps", "counts"])
+    f.add_argument("--exptime-key", default="EXPTIME", help="header keyword of the exposure time")
+    f.add_argument("--exptime", type=float, help="exposure time [s] of every input (no keyword)")
+    f.add_argument(
+        "--pixel-units",
+        default="output",
+        choices=["output", "input"],
+        help="counts and rates (BUNIT not per solid angle) per output pixel, scaled by the "
+        "pixel-area ratio so sums conserve flux; or per input pixel as drizzle leaves them",
+    )
+    f.add_argument("--units", default="cps", choices=["cps", "counts"], help="units of SCI")
     f.add_argument(
         "--skip-bad",
         action="store_true",
@@ -106,42 +143,57 @@ def _parser():
         action="store_true",
         help="undo the store's interrupted run (no inputs): the store is put back as it was",
     )
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="drizzle an exposure given twice, or already in the store, again",
+    )
+    r.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start the store afresh and replace an existing --fits or --preview",
+    )
     o = m.add_argument_group("products")
     o.add_argument("--fits", help="also write the mosaic as a FITS file")
     o.add_argument("--preview", help="also write a PNG quick-look")
 
     i = sub.add_parser(
-        "info", help="what a mosaic store holds", description="Describe a mosaic store."
-    )
+        "info", help="what a mosaic store holds", description="Describe a mosaic store.",
+        formatter_class=_Help,
+    )  # fmt: skip
     i.add_argument("store")
 
     b = sub.add_parser(
         "blot",
         help="resample a mosaic back onto an exposure's grid",
         description="Blot a mosaic onto the grid of a FITS exposure.",
+        formatter_class=_Help,
     )
     b.add_argument("store")
     b.add_argument("--like", required=True, help="FITS exposure whose grid to blot onto")
     b.add_argument("--out", required=True, help="output FITS file")
-    b.add_argument("--sci-ext", type=_ext, default="SCI")
-    b.add_argument("--interp", default="poly5")
+    b.add_argument("--sci-ext", type=_ext, default="SCI", help="science extension of --like")
+    b.add_argument("--interp", default="poly5", type=str.lower,
+                   choices=BLOT_INTERPOLATORS + ("lan3", "lan5"), help="interpolator")  # fmt: skip
     b.add_argument("--array", default="img", help="store array to blot (img, wht, ...)")
-    b.add_argument("--overwrite", action="store_true")
+    b.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     d = sub.add_parser(
         "demo",
         help="make synthetic exposures and mosaic them",
         description="Synthetic dithered exposures -> mosaic -> preview.",
+        formatter_class=_Help,
     )
-    d.add_argument("--exposures", type=int, default=6, help="number of exposures (default 6)")
-    d.add_argument("--kernel", default="square", help="drizzle kernel (default square)")
-    d.add_argument("--pixfrac", type=float, default=0.8, help="pixfrac (default 0.8)")
+    d.add_argument("--exposures", type=int, default=6, help="number of exposures")
+    d.add_argument("--kernel", default="square", type=str.lower, choices=KERNEL_NAMES,
+                   help="drizzle kernel")  # fmt: skip
+    d.add_argument("--pixfrac", type=float, default=0.8, help="pixfrac")
     d.add_argument("--workdir", default="tiledrizzle-demo", help="where files are written")
     d.add_argument(
         "--scheduler",
         default="local-cluster",
-        help="local-cluster (default), threads, sync or HOST:PORT",
+        help="local-cluster, threads, sync or HOST:PORT",
     )
     return parser
 
@@ -157,7 +209,8 @@ def _exposures(args):
         e = FitsExposure(
             path, sci_ext=args.sci_ext, err_ext=args.err_ext, var_ext=args.var_ext,
             dq_ext=args.dq_ext, bad_bits=args.bad_bits, exptime_key=args.exptime_key,
-            units=args.units, weight=_ext(args.weight),
+            units=args.units, weight=_ext(args.weight), exptime=args.exptime,
+            pixel_units=args.pixel_units,
         )  # fmt: skip
         try:
             e.describe()
@@ -189,9 +242,26 @@ def _store_wcs(path, required=False):
 def _output_wcs(args, exposures):
     from tiledrizzle.inputs.output_wcs import fit_output_wcs, wcs_from_header_file
 
-    existing = _store_wcs(args.out)
+    options = (("--pixel-scale", args.pixel_scale), ("--rotation", args.rotation))
+    fitting = [flag for flag, value in options if value is not None]
+    if args.wcs and fitting:
+        raise UserError(
+            f"{' and '.join(fitting)} fit a grid and --wcs gives one: use one or the other"
+        )
+    existing = None if args.overwrite else _store_wcs(args.out)
+    if existing is not None and fitting:
+        raise UserError(
+            f"the store {args.out!r} has its grid already; {' and '.join(fitting)} apply to a "
+            "new store only (use --overwrite to start afresh, or another --out)"
+        )
     if args.wcs:
-        return wcs_from_header_file(args.wcs)
+        given = wcs_from_header_file(args.wcs)
+        if existing is not None and _same_grid(existing, given) is False:
+            raise UserError(
+                f"--wcs {args.wcs!r} is not the grid of the store {args.out!r}; use "
+                "--overwrite to start afresh, or another --out"
+            )
+        return given
     if existing is not None:
         return existing
     return fit_output_wcs(
@@ -200,8 +270,23 @@ def _output_wcs(args, exposures):
     )  # fmt: skip
 
 
+def _same_grid(a, b):
+    """Whether two output WCSs are the same grid (shape and transform), to 1e-9 px."""
+    import numpy as np
+
+    if tuple(a.array_shape) != tuple(b.array_shape):
+        return False
+    ny, nx = a.array_shape
+    x = np.array([0.0, nx - 1.0, 0.0, nx - 1.0, (nx - 1) / 2])
+    y = np.array([0.0, 0.0, ny - 1.0, ny - 1.0, (ny - 1) / 2])
+    bx, by = b.world_to_pixel_values(*a.pixel_to_world_values(x, y))
+    return bool(np.allclose(bx, x, atol=1e-6) and np.allclose(by, y, atol=1e-6))
+
+
 def cmd_mosaic(args):
-    from tiledrizzle.engine.batch import mosaic
+    from tiledrizzle.engine.execute import execute_plan
+    from tiledrizzle.engine.plan import plan_mosaic
+    from tiledrizzle.engine.schedulers import check_scheduler
 
     t0 = time.perf_counter()
     if args.abort:
@@ -209,14 +294,18 @@ def cmd_mosaic(args):
     if not args.inputs:
         raise UserError("the following arguments are required: inputs")
     _check_mosaic_paths(args)
+    check_scheduler(args.scheduler)
     exposures, skipped = _exposures(args)
     wcs = _output_wcs(args, exposures)
-    fill = args.fillval
+    plan = plan_mosaic(
+        exposures, wcs=wcs, tile_shape=args.tile, block_shape=args.block, kernel=args.kernel,
+        pixfrac=args.pixfrac, fillval=args.fillval, allow_duplicates=args.allow_duplicates,
+    )  # fmt: skip
+    old_store = _set_aside(args) if args.overwrite else None
     try:
-        result = mosaic(
-            exposures, args.out, wcs=wcs, tile_shape=args.tile, block_shape=args.block,
-            kernel=args.kernel, pixfrac=args.pixfrac, fillval=fill, scheduler=args.scheduler,
-            progress=not args.no_progress, resume=args.resume,
+        result = execute_plan(
+            plan, args.out, scheduler=args.scheduler, progress=not args.no_progress,
+            resume=args.resume, t_start=t0,
         )  # fmt: skip
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
@@ -225,6 +314,11 @@ def cmd_mosaic(args):
             f"no space left writing the store {args.out!r} ({exc.strerror}); free some "
             "space and rerun with --resume to finish the batch, or --abort to undo it"
         ) from None
+    finally:
+        if old_store is not None:
+            _finish_overwrite(old_store, args.out)
+    from tiledrizzle.inputs.units import describe_units
+
     rep = result.report
     ny, nx = result.plan.grid.shape
     print(f"mosaic {args.out}: {nx} x {ny} pixels, tiles {result.plan.grid.tile_shape}, "
@@ -237,6 +331,7 @@ def cmd_mosaic(args):
     print(f"  tiles written   : {rep['tiles_written']} (resumed {rep['tiles_resumed']}) "
           f"of {result.plan.grid.n_tiles}")  # fmt: skip
     print(f"  exposure time   : {rep['total_exptime']:.1f} s (store total)")
+    print(f"  units           : {describe_units(rep['units'])}")
     if args.fits:
         from tiledrizzle.products.export import export_fits
 
@@ -261,8 +356,6 @@ def _check_mosaic_paths(args):
     options that would be ignored."""
     if not args.out.strip():
         raise UserError("--out is empty: name the Zarr store to create or add to")
-    if args.bad_bits and args.dq_ext is None:
-        raise UserError("--bad-bits needs --dq-ext (the extension holding the DQ flags)")
     outputs = {"--out": args.out, "--fits": args.fits, "--preview": args.preview}
     named = {flag: path for flag, path in outputs.items() if path}
     for flag, path in named.items():
@@ -274,6 +367,71 @@ def _check_mosaic_paths(args):
         for b in flags[i + 1 :]:
             if _same_file(named[a], named[b]):
                 raise UserError(f"{a} and {b} name the same file {named[a]!r}")
+    from tiledrizzle.core.options import parse_fillval  # loads Numba: not at start-up
+
+    try:
+        parse_fillval(None, args.fillval)
+    except InputError as exc:
+        raise UserError(f"--fillval: {exc}") from None
+    if args.overwrite and args.resume:
+        raise UserError("--overwrite starts the store afresh: it cannot --resume")
+    if args.overwrite and "://" in args.out:
+        raise UserError("--overwrite replaces stores on a local disk only; remove it first")
+    if args.bad_bits and args.dq_ext is None:
+        raise UserError("--bad-bits needs --dq-ext (the extension holding the DQ flags)")
+    if args.out.lower().endswith((".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")):
+        raise UserError(
+            f"--out {args.out!r} names the Zarr store (a directory), not a FITS file: "
+            "give the store another name and use --fits for a FITS copy"
+        )
+    for flag, path in (("--fits", args.fits), ("--preview", args.preview)):
+        if not path:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise UserError(f"{flag} {path!r}: the directory {folder!r} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise UserError(f"{flag} {path!r}: the directory {folder!r} is not writable")
+        if os.path.isdir(path):
+            raise UserError(f"{flag} {path!r} is a directory")
+        if os.path.lexists(path) and not args.overwrite:
+            raise UserError(f"{flag} {path!r} exists (use --overwrite to replace it)")
+
+
+def _set_aside(args):
+    """``--overwrite``: move the mosaic store at ``--out`` aside, under its writer lock (a
+    store being written is refused); it is removed once the new store exists, or put
+    back if none was made. None when there is no store."""
+    from tiledrizzle.store.zarr_store import MosaicStore
+
+    if not os.path.lexists(args.out):
+        return None
+    store = MosaicStore.open(args.out)  # refuses (one line) what is not a mosaic store
+    store.acquire_lock()
+    aside = f"{os.path.abspath(args.out).rstrip(os.sep)}.replaced-{os.getpid()}"
+    os.rename(args.out, aside)
+    return aside
+
+
+def _finish_overwrite(old_store, out):
+    """Remove the store set aside once the new one holds a batch; otherwise (the run
+    stopped before its batch was recorded: scheduler unreachable, say) put it back."""
+    import shutil
+
+    from tiledrizzle.store.lock import WriterLock
+    from tiledrizzle.store.zarr_store import MosaicStore
+
+    try:
+        made = MosaicStore.exists(out) and bool(MosaicStore.open(out).attrs["batches"])
+    except TiledrizzleError:
+        made = False
+    if made:
+        shutil.rmtree(old_store)
+        return
+    if os.path.lexists(out):
+        shutil.rmtree(out)  # the empty store made before the failure
+    os.rename(old_store, out)
+    WriterLock(out).release()
 
 
 def _abort(args):
@@ -297,6 +455,8 @@ def _tree_bytes(path):
 
 
 def _info_lines(st):
+    from tiledrizzle.inputs.units import describe_units
+
     a = st.attrs
     grid = st.meta.grid
     lines = [
@@ -306,6 +466,7 @@ def _info_lines(st):
         f"  kernel          : {a['kernel']}, pixfrac {a['pixfrac']}, fillval {a['fillval']}",
         f"  inputs          : {len(a['inputs'])}, context planes {st.group['ctx'].shape[0]}",
         f"  exposure time   : {a['total_exptime']:.1f} s",
+        f"  units           : {describe_units(a.get('units'))}",
         f"  arrays          : img, wht, ctx"
         f"{''.join(f', img2/{k}' for k in range(a['n_img2']))}"
         f"{', dq' if a['has_dq'] else ''}",
@@ -374,6 +535,8 @@ COMMANDS = {"mosaic": cmd_mosaic, "info": cmd_info, "blot": cmd_blot, "demo": cm
 _PYTHON_TO_FLAGS = (
     ("resume=True", "--resume"),
     ("abort_batch(store)", "--abort"),
+    ("allow_duplicates=True", "--allow-duplicates"),
+    ("pass overwrite=True", "use --overwrite"),
 )
 """The Python API's names in engine messages, as the command line spells them."""
 
@@ -394,6 +557,8 @@ def main(argv=None):
         return _fail(exc)
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:
+        raise  # the reader went away: ``run`` ends quietly
     except (TiledrizzleError, OSError) as exc:  # the user's mistake: one line; a bug: traceback
         return _fail(exc)
     except KeyboardInterrupt:
@@ -402,8 +567,18 @@ def main(argv=None):
 
 
 def run():
-    """The ``tiledrizzle`` command: ``main``, then exit with its status."""
-    sys.exit(main())
+    """The ``tiledrizzle`` command: ``main``, then exit with its status.
+
+    A reader that stops early (``tiledrizzle info m.zarr | head``) closes the pipe: the
+    command then ends quietly, as Python's documentation recommends (stdout pointed at
+    /dev/null so the interpreter's last flush does not fail again)."""
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ def mosaic(
     progress=False,
     resume=False,
     wave_bytes=DEFAULT_WAVE_BYTES,
+    allow_duplicates=False,
 ) -> MosaicResult:
     """Drizzle ``inputs`` into the Zarr mosaic at ``store`` (created if absent).
 
@@ -42,7 +43,8 @@ def mosaic(
     bit-identical whatever ``tile_shape``, ``block_shape``, ``wave_bytes`` and
     scheduler. ``fillval``: the value of pixels without weight (None or
     'INDEF': NaN). ``resume=True`` finishes a batch that was interrupted, given
-    the same inputs. Every input is checked before the store is touched.
+    the same inputs. Every input is checked before the store is touched; an exposure
+    given twice, or already in the store, is refused unless ``allow_duplicates``.
 
     Physics as ``Drizzle`` (``tiledrizzle.resample``): each output pixel is the
     weighted mean of the input values that land on it, in the inputs' units.
@@ -53,7 +55,7 @@ def mosaic(
     plan = plan_mosaic(
         inputs, out_shape=out_shape, wcs=wcs, tile_shape=tile_shape, block_shape=block_shape,
         kernel=kernel, pixfrac=pixfrac, fillval=fillval, fillval2=fillval2,
-        wave_bytes=wave_bytes,
+        wave_bytes=wave_bytes, allow_duplicates=allow_duplicates,
     )  # fmt: skip
     return execute_plan(
         plan, store, scheduler=scheduler, progress=progress, resume=resume, t_start=t_start

@@ -184,6 +184,9 @@ def _run_batch(st, plan, scheduler, progress, resume, t_start):
         )
     else:
         batch, first_ctx_id = len(batches) + 1, attrs["next_ctx_id"]
+        if not plan.allow_duplicates:
+            _refuse_stored_duplicates(st, plan)
+        _check_stored_units(st, plan)
 
     used = plan.used
     # The plan counts context ids from 0 over the inputs used; the store continues its own.
@@ -240,13 +243,20 @@ def _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_sta
             "wht_scale": records[k]["wht_scale"],
             "in_units": records[k]["in_units"],
             "fingerprint": records[k]["fingerprint"],
+            "source_id": records[k]["source_id"],
+            "source_path": records[k]["source_path"],
+            "bunit": records[k]["bunit"],
+            "area_ratio": records[k]["area_ratio"],
         }
         for k in used
     ]
     batches = st.attrs["batches"]
     batches[-1]["status"] = "complete"
     batches[-1]["inputs_outside"] = outside
+    held = st.attrs.get("units") or {}
+    units = {key: held.get(key) or value for key, value in plan.units.items()}
     st.update_attrs(
+        units=units,
         total_exptime=total_exptime,
         next_ctx_id=first_ctx_id + len(used),
         inputs=inputs_attr,
@@ -260,6 +270,7 @@ def _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_sta
         "tiles_resumed": len(tasks) - len(todo),
         "tasks": plan.n_tasks,
         "total_exptime": total_exptime,
+        "units": units,
         "seconds": time.perf_counter() - t_start,
         "scheduler": runner.name,
     }
@@ -299,6 +310,41 @@ def _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_
                 placed = place_inputs(runner, exposures, used, batch, attempt)
                 committed = st.tile_batches() == batch
                 wave = [t for t in wave if not committed[t]]
+
+
+def _check_stored_units(st, plan):
+    """A batch adds values of the store's unit only (``MosaicPlan.units``)."""
+    held = st.attrs.get("units")
+    if not held or not st.attrs["inputs"]:
+        return
+    mine = plan.units
+    for key, what in (("bunit", "BUNIT"), ("flux_per", "values per")):
+        if held.get(key) is not None and mine[key] is not None and held[key] != mine[key]:
+            raise InputError(
+                f"the inputs have {what} {mine[key]!r}, the store {st.path!r} "
+                f"{held[key]!r}: a mosaic has one unit"
+            )
+
+
+def _refuse_stored_duplicates(st, plan):
+    """An input whose content (``source_id``) or file (``source_path``: a file changed
+    in place since) is in the store already would count one exposure twice."""
+    held = {}
+    for i in st.attrs["inputs"]:
+        for key in (i.get("source_id"), i.get("source_path")):
+            if key:
+                held.setdefault(key, i)
+    for k in plan.used:
+        r = plan.records[k]
+        by_content = held.get(r["source_id"])
+        there = by_content or held.get(r.get("source_path"))
+        if there is not None:
+            how = "the same exposure" if by_content else "the same file (changed since)"
+            raise InputError(
+                f"input {k} ({r['label']}) is {how} as {there['name']!r} already in the "
+                f"store {st.path!r} (batch {there['batch']}): it would be counted twice "
+                "(allow_duplicates=True to drizzle it again, or start a new store)"
+            )
 
 
 def probe_inputs(exposures, used):

@@ -40,8 +40,11 @@ from tiledrizzle.inputs.exposure import (
     as_exposure,
     fingerprint,
     prepare_inputs,
+    source_id,
+    source_path,
 )
 from tiledrizzle.inputs.output_wcs import wcs_to_header_string
+from tiledrizzle.inputs.units import PER_INPUT_PIXEL
 from tiledrizzle.kernels.reach import halo_for
 from tiledrizzle.kernels.registry import KERNELS, context_plane_count
 
@@ -96,6 +99,7 @@ class MosaicPlan:
     n_img2: int
     with_dq: bool
     wave_bytes: int
+    allow_duplicates: bool = False  # the same exposure may be drizzled more than once
 
     # -- what the plan holds -------------------------------------------------------------
 
@@ -120,6 +124,16 @@ class MosaicPlan:
     def inputs_outside(self) -> list:
         """Indices of inputs that touch no tile of the grid (they produce no tasks)."""
         return [ip.index for ip in self.inputs if not ip.touches_grid]
+
+    @property
+    def units(self) -> dict:
+        """``{'bunit': ..., 'flux_per': ...}`` of the inputs used (``inputs.units``): the
+        mosaic's BUNIT (None when no input has one) and what a value is per."""
+        used = [self.records[k] for k in self.used] or list(self.records)
+        pick = lambda key, default: next(  # noqa: E731
+            (r[key] for r in used if r[key] is not None), default
+        )
+        return {"bunit": pick("bunit", None), "flux_per": pick("flux_per", PER_INPUT_PIXEL)}
 
     @property
     def n_tasks(self) -> int:
@@ -285,6 +299,44 @@ def _engine_exposure(p: PreparedExposure, grid, index):
     )  # fmt: skip
 
 
+def _check_units(records):
+    """One mosaic, one unit: inputs whose BUNIT or kind of value (per output pixel, per
+    input pixel, surface brightness) differ cannot be averaged into one pixel. An input
+    without BUNIT takes the others'."""
+    first = {}
+    for k, r in enumerate(records):
+        for key, what in (("bunit", "BUNIT"), ("flux_per", "values per")):
+            if r[key] is None:
+                continue
+            j = first.setdefault(key, k)
+            if records[j][key] != r[key]:
+                raise InputError(
+                    f"input {k} ({r['label']}) has {what} {r[key]!r}, input {j} "
+                    f"({records[j]['label']}) {records[j][key]!r}: a mosaic has one unit"
+                )
+
+
+def _fill_value(name, value):
+    """A fill value as a number (NaN for None/'INDEF'); the error names the argument (the
+    facade keeps the reference's bare message)."""
+    try:
+        return fill_number(parse_fillval(None, value))
+    except InputError as exc:
+        raise InputError(f"{name!r}: {exc}") from None
+
+
+def _refuse_duplicates(records):
+    first = {}
+    for k, r in enumerate(records):
+        j = first.setdefault(r["source_id"], k)
+        if j != k:
+            raise InputError(
+                f"input {k} ({r['label']}) is the same exposure as input {j} "
+                f"({records[j]['label']}): it would be counted twice (allow_duplicates=True "
+                "to drizzle it again)"
+            )
+
+
 def _record(e, p: PreparedExposure, exposure, k):
     return {
         "name": e.name,
@@ -296,6 +348,11 @@ def _record(e, p: PreparedExposure, exposure, k):
         "wht_scale": float(e.wht_scale),
         "in_units": e.in_units,
         "fingerprint": fingerprint(e, p),
+        "source_id": source_id(e, p),
+        "source_path": source_path(e),
+        "bunit": getattr(e, "out_bunit", None),
+        "flux_per": getattr(e, "flux_per", PER_INPUT_PIXEL),
+        "area_ratio": float(getattr(e, "area_ratio", 1.0)),
     }
 
 
@@ -311,17 +368,19 @@ def plan_mosaic(
     fillval=None,
     fillval2=None,
     wave_bytes=DEFAULT_WAVE_BYTES,
+    allow_duplicates=False,
 ) -> MosaicPlan:
     """Validate ``inputs`` and plan their mosaic; nothing is read beyond what the checks
     and footprints need, nothing is written. Arguments as ``tiledrizzle.mosaic``.
 
     Warns ``InputsOutsideWarning`` naming the inputs that touch no tile of the grid.
+    The same exposure given twice (same file or copy, same arrays) is refused unless
+    ``allow_duplicates``; so is one already in the store, when the plan runs.
     """
     kernel, pixfrac = check_batch_options(kernel, pixfrac, tile_shape, block_shape)
     grid, wcs_header = resolve_grid(out_shape, wcs, tile_shape)
     exposures = _as_exposures(inputs)
-    fill = fill_number(parse_fillval(None, fillval))
-    fill2 = fill_number(parse_fillval(None, fillval2))
+    fill, fill2 = _fill_value("fillval", fillval), _fill_value("fillval2", fillval2)
     prepared = prepare_inputs(exposures, kernel, pixfrac, wcs)
 
     engine_exposures, plans, records = [], [], []
@@ -335,6 +394,9 @@ def plan_mosaic(
         engine_exposures.append(exposure)
         plans.append(ip)
         records.append(_record(e, p, exposure, k))
+    if not allow_duplicates:
+        _refuse_duplicates(records)
+    _check_units(records)
     outside = [ip.name for ip in plans if not ip.touches_grid]
     if outside:
         warnings.warn(
@@ -349,4 +411,5 @@ def plan_mosaic(
         None if fill2 is None or np.isnan(fill2) else fill2,
         wcs_header, tuple(engine_exposures), tuple(plans), tuple(records),
         max(p.n_img2 for p in prepared), any(p.with_dq for p in prepared), int(wave_bytes),
+        bool(allow_duplicates),
     )  # fmt: skip

@@ -14,6 +14,7 @@ import hashlib
 import os
 import pickle
 import warnings
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from numbers import Real
@@ -187,7 +188,7 @@ def fingerprint(e, p: PreparedExposure) -> str:
     if identity is not None:
         h.update(repr(identity()).encode())
         return h.hexdigest()[:32]
-    for a in (p.inp.data, p.inp.weights, p.inp.data2, p.inp.dq):
+    for a in _arrays(p):
         _hash_sample(h, a)
     if p.pixmap_fn is None:
         _hash_sample(h, p.inp.pixmap)
@@ -201,6 +202,13 @@ def fingerprint(e, p: PreparedExposure) -> str:
     return h.hexdigest()[:32]
 
 
+def _arrays(p: PreparedExposure):
+    """An array input's data, weights, variance and DQ (held by its source when its
+    pixel map is lazy: ``inp`` then keeps stand-ins)."""
+    held = p.source if isinstance(p.source, ArraySource) else p.inp
+    return held.data, held.weights, held.data2, held.dq
+
+
 def _hash_sample(h, a):
     a = np.asarray(a)
     h.update(f"{a.dtype.str}{a.shape}".encode())
@@ -210,3 +218,34 @@ def _hash_sample(h, a):
     step = max(1, flat.size // FINGERPRINT_SAMPLES)
     for part in (flat[:256], flat[::step], flat[-256:]):
         h.update(np.ascontiguousarray(part).tobytes())
+
+
+def source_id(e, p: PreparedExposure) -> str:
+    """Which exposure an input *is*, whatever the options it is drizzled with: a FITS
+    file's content checksum (``FitsExposure.content_id``: a copy under another name is
+    the same input), or a checksum of an array input's whole data array (CRC-32, about
+    4 GB/s) with a sample of its pixel map (where it lands). Two inputs with one
+    ``source_id`` would count the same exposure twice."""
+    content = getattr(e, "content_id", None)
+    if content is not None:
+        return content()
+    h = hashlib.sha256(b"array")
+    data = np.asarray(_arrays(p)[0])
+    h.update(f"{data.dtype.str}{data.shape}".encode())
+    h.update(
+        zlib.crc32(np.ascontiguousarray(data).reshape(-1).view(np.uint8)).to_bytes(4, "little")
+    )
+    if p.pixmap_fn is None:
+        _hash_sample(h, p.inp.pixmap)
+    else:
+        try:
+            h.update(pickle.dumps(p.pixmap_fn))
+        except Exception:  # an unpicklable callable: only the data tells inputs apart
+            h.update(type(p.pixmap_fn).__qualname__.encode())
+    return "array-" + h.hexdigest()[:32]
+
+
+def source_path(e) -> str | None:
+    """The file an input is read from (absolute), or None for arrays."""
+    path = getattr(e, "path", None)
+    return os.fspath(path) if path is not None else None

@@ -13,18 +13,23 @@ and a weighting scheme:
 
 ``prepare`` (on the client) checks the file once: extensions exist, are 2D
 images within the file (not truncated) and agree in shape, the exposure time
-keyword is there and positive, ``bad_bits`` fits the 32-bit DQ, the WCS is
-celestial. Only the path and these small facts travel to the workers;
-``FitsSource.read`` reads one band of the extensions there (whole rows, one
+keyword is there and positive (or ``exptime`` is given), ``bad_bits`` fits the
+32-bit DQ, the WCS is celestial, and reads ``BUNIT``: counts and count rates are
+drizzled per *output* pixel (scaled by the pixel-area ratio, ``inputs.units``)
+unless ``pixel_units='input'``; surface brightness is left as it is. Only the path
+and these small facts travel to the workers; ``FitsSource.read`` reads one band of
+the extensions there (whole rows, one
 contiguous read per extension; other rows are not touched).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import operator
 import os
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +39,16 @@ from tiledrizzle.core.kernel_input import EMPTY_DQ
 from tiledrizzle.inputs.exposure import checked, lazy_prepared
 from tiledrizzle.inputs.output_wcs import read_celestial_wcs
 from tiledrizzle.inputs.pixmap import WCSPixmap
+from tiledrizzle.inputs.units import (
+    PER_OUTPUT_PIXEL,
+    PIXEL_UNITS,
+    flux_per,
+    output_bunit,
+    pixel_area_ratio,
+)
 
 WEIGHT_SCHEMES = ("uniform", "exptime", "ivm")
+CONTENT_READ_BYTES = 8 << 20  # the content checksum reads files in pieces of this size
 
 
 def _open(path):
@@ -76,6 +89,12 @@ def _hdu(hdul, ext, path, what):
             f"(NAXIS={hdu.header.get('NAXIS')})"
         )
     return hdu
+
+
+def _has_data(header):
+    """Whether an HDU's header announces data (NAXIS > 0 and no axis of length 0)."""
+    n = header.get("NAXIS", 0)
+    return n > 0 and all(header.get(f"NAXIS{i}", 0) > 0 for i in range(1, n + 1))
 
 
 def _shape(hdu):
@@ -201,8 +220,11 @@ class FitsExposure:
     name: str | None = None
     pixmap_mode: str = "fast"
     pixmap_tolerance: float = 0.01
-    exptime: float | None = None  # read from the header by ``describe``
+    pixel_units: str = "output"  # counts and rates per output pixel (inputs.units)
+    exptime: float | None = None  # read from the header by ``describe`` unless given
     wcs: object = None  # read from the header by ``describe``
+    bunit: str | None = None  # BUNIT, read from the header by ``describe``
+    area_ratio: float = 1.0  # output over input pixel area, set by ``prepare``
 
     def __post_init__(self):
         self.path = os.path.abspath(os.fspath(self.path))  # workers may run elsewhere
@@ -212,6 +234,44 @@ class FitsExposure:
     @property
     def in_units(self):
         return self.units
+
+    @property
+    def flux_per(self):
+        """What a mosaic value is: per output pixel, per input pixel or surface brightness."""
+        return flux_per(self.bunit, self.pixel_units)
+
+    @property
+    def out_bunit(self):
+        """The mosaic's BUNIT from this input (None without BUNIT)."""
+        return output_bunit(self.bunit, self.units)
+
+    def content_id(self):
+        """A checksum of the file's content: the same file, or a copy of it under another
+        name, gives the same id (``engine.plan`` refuses an exposure counted twice).
+
+        Where every HDU with data carries the FITS ``DATASUM`` keyword (mission files
+        do), the headers (with their ``DATASUM`` and ``CHECKSUM``) stand for the data
+        and no pixel is read; otherwise the whole file is read once (CRC-32, about
+        4 GB/s). The science extension chosen is part of the id (two chips of one file
+        are two inputs)."""
+        h = hashlib.sha256(repr(self.sci_ext).encode())
+        try:
+            size = os.path.getsize(self.path)
+            h.update(str(size).encode())
+            with _open(self.path) as hdul:
+                headers = [hdu.header for hdu in hdul]
+            if all("DATASUM" in hd for hd in headers if _has_data(hd)):
+                for hd in headers:
+                    h.update(hd.tostring().encode("ascii", "replace"))
+                return "fits-h-" + h.hexdigest()[:32]
+            crc = 0
+            with open(self.path, "rb") as f:
+                while chunk := f.read(CONTENT_READ_BYTES):
+                    crc = zlib.crc32(chunk, crc)
+        except OSError as exc:
+            raise FitsInputError(f"{self.path}: cannot be read ({exc.strerror})") from None
+        h.update(crc.to_bytes(4, "little"))
+        return "fits-" + h.hexdigest()[:32]
 
     def identity(self):
         """What this input's pixels depend on: the file (path, size, modification time)
@@ -224,7 +284,7 @@ class FitsExposure:
         return (self.path, stamp, self.sci_ext, self.err_ext, self.var_ext, self.dq_ext,
                 self.bad_bits, self.exptime_key, self.units, self.weight, self.iscale,
                 self.pixel_scale_ratio, self.wht_scale, self.pixmap_mode,
-                self.pixmap_tolerance, self.exptime)  # fmt: skip
+                self.pixmap_tolerance, self.exptime, self.pixel_units)  # fmt: skip
 
     def describe(self):
         """Read and check the headers; sets ``exptime``, ``wcs`` and returns the source.
@@ -251,6 +311,10 @@ class FitsExposure:
         if self.units not in ("cps", "counts"):
             raise FitsInputError(
                 f"{self.path}: units must be 'cps' or 'counts', not {self.units!r}"
+            )
+        if self.pixel_units not in PIXEL_UNITS:
+            raise FitsInputError(
+                f"{self.path}: pixel_units must be one of {PIXEL_UNITS}, not {self.pixel_units!r}"
             )
         weight = self.weight
         if isinstance(weight, str) and weight.lower() in WEIGHT_SCHEMES:
@@ -327,6 +391,8 @@ class FitsExposure:
                 )
             )
         self.exptime, self.wcs = exptime, wcs
+        self.bunit = next((str(h["BUNIT"]).strip() for h in (sci.header, hdul[0].header)
+                           if str(h.get("BUNIT", "")).strip()), None)  # fmt: skip
         return FitsSource(
             self.path, shape, self.sci_ext, self.err_ext, self.var_ext, self.dq_ext, weight,
             bad_bits, exptime, layouts,
@@ -337,10 +403,16 @@ class FitsExposure:
         if out_wcs is None:
             raise InputError(f"input {k} ({self.name}): FITS inputs need the output 'wcs'")
         source = self.describe()
+        self.area_ratio = (
+            pixel_area_ratio(self.wcs, out_wcs, source.shape)
+            if self.flux_per == PER_OUTPUT_PIXEL
+            else 1.0
+        )
         # The scalar checks of add_image, on stand-in arrays (no pixels are read here).
         inp, _, _, _ = checked(
             k, self.name, kernel, np.zeros((2, 2), np.float32), self.exptime,
-            np.zeros((2, 2, 2)), None, None, self.iscale, self.pixel_scale_ratio, None,
+            np.zeros((2, 2, 2)), None, None, self.iscale * self.area_ratio,
+            self.pixel_scale_ratio, None,
             self.wht_scale, pixfrac, self.units, None, None, None, None,
         )  # fmt: skip
         n_var = int(source.err_ext is not None or source.var_ext is not None)

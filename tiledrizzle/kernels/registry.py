@@ -60,3 +60,8 @@ def kernel_spec(name) -> KernelSpec | None:
 def context_plane_count(n_ids: int) -> int:
     """Context planes needed for context ids ``0 .. n_ids - 1`` (at least one)."""
     return max(n_ids - 1, 0) // CTX_PLANE_BITS + 1
+
+
+BLOT_INTERPOLATORS = ("nearest", "linear", "poly3", "poly5", "lanczos3", "lanczos5", "sinc")
+"""The blot interpolators (``engine.blot.INTERPOLATORS`` maps them to kernel codes; the
+reference's old aliases ``lan3``, ``lan5`` are accepted with a warning)."""

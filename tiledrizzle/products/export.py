@@ -74,6 +74,7 @@ def _primary_header(st: MosaicStore):
     h["KERNEL"] = (a["kernel"], "drizzle kernel")
     h["PIXFRAC"] = (float(a["pixfrac"]), "drizzle pixfrac")
     h["EXPTIME"] = (float(a["total_exptime"]), "[s] total exposure time of the inputs")
+    _unit_cards(h, a)
     h["NINPUTS"] = (len(a["inputs"]), "number of inputs drizzled")
     h["NBATCHES"] = (len(a["batches"]), "number of batches added to the mosaic")
     fill = a["fillval"]
@@ -84,6 +85,17 @@ def _primary_header(st: MosaicStore):
     h["MOSNX"] = (nx, "mosaic width (pixels)")
     h["MOSNY"] = (ny, "mosaic height (pixels)")
     return h
+
+
+def _unit_cards(h, attrs):
+    from tiledrizzle.inputs.units import describe_units
+
+    units = attrs.get("units") or {}
+    if units.get("bunit"):
+        h["BUNIT"] = (units["bunit"], "units of SCI (from the inputs' BUNIT)")
+    if units.get("flux_per"):
+        h["PIXUNITS"] = (units["flux_per"], "SCI values are per this (or surface brightness)")
+    h["COMMENT"] = f"SCI: {describe_units(units)}"
 
 
 def _inputs_table(st: MosaicStore):
@@ -160,6 +172,8 @@ def export_fits(store, path, *, overwrite=False, max_bytes=DEFAULT_MAX_BYTES):
             header = fits.Header()
             if wcs_header is not None:
                 header.extend(wcs_header)
+            if name == "img":
+                _unit_cards(header, st.attrs)
             data = _array_data(st, name)
             hdu = fits.ImageHDU(data=data, header=header, name=extname)
             if name == "ctx":
