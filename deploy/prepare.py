@@ -55,8 +55,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=42, help="random seed of the demo exposures")
     args = p.parse_args(argv)
     if args.demo_inputs:
-        if args.exposures < 1:
-            p.error("--exposures must be at least 1")
+        from tiledrizzle.cli.demo import MAX_EXPOSURES
+
+        if not 1 <= args.exposures <= MAX_EXPOSURES:
+            p.error(f"--exposures must be from 1 to {MAX_EXPOSURES}")
         paths, made = make_demo_inputs(args.demo_inputs, args.exposures, args.seed)
         what = "made" if made else "found"
         print(f"prepare: {what} {len(paths)} input files in {args.demo_inputs}", flush=True)

@@ -76,6 +76,37 @@ def test_cli_skip_bad_lists_the_skipped_file(tmp_path, files, capsys):
     assert rc == 0 and "inputs used     : 3 of 4" in out and "broken.fits" in out
 
 
+def test_cli_mosaic_preview_format_stretch_and_array(tmp_path, files, capsys):
+    from PIL import Image
+
+    from tiledrizzle.products.preview import preview_png
+
+    store, quick = tmp_path / "m.zarr", tmp_path / "quick.JPEG"
+    rc = cli(["mosaic", *files, "--out", str(store), "--pixel-scale", "0.2", "--tile", "32",
+              "--scheduler", "sync", "--no-progress", "--preview", str(quick),
+              "--stretch", "zscale", "--preview-of", "wht"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    with Image.open(quick) as im:
+        assert im.format == "JPEG" and im.mode == "L"
+    # the preview the options asked for: the weight map, zscale levels
+    preview_png(store, tmp_path / "same.jpg", stretch="zscale", array="wht")
+    assert quick.read_bytes() == (tmp_path / "same.jpg").read_bytes()
+    preview_png(store, tmp_path / "img.jpg")
+    assert quick.read_bytes() != (tmp_path / "img.jpg").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["quick.tif", "quick.png.txt", "quick"])
+def test_cli_mosaic_refuses_a_preview_format_before_any_work(tmp_path, files, capsys, name):
+    store = tmp_path / "m.zarr"
+    preview = str(tmp_path / name)
+    rc = cli(["mosaic", *files, "--out", str(store), "--pixel-scale", "0.2",
+              "--scheduler", "sync", "--no-progress", "--preview", preview])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert err.startswith("tiledrizzle: error: --preview: ") and ".png, .jpg or .jpeg" in err
+    assert not store.exists() and not (tmp_path / name).exists()
+
+
 def test_cli_help_for_every_command(capsys):
     for command in ("mosaic", "info", "blot", "demo"):
         with pytest.raises(SystemExit) as exc:
@@ -136,11 +167,20 @@ def test_a_bug_in_the_installed_command_prints_its_traceback(tmp_path):
 
 
 def test_demo_recovers_star_fluxes(tmp_path, capsys):
-    from tiledrizzle.cli.demo import run_demo
+    from PIL import Image
+
+    from tiledrizzle.cli.demo import ZOOM_SIZE, run_demo
 
     result, summary = run_demo(n_exposures=2, workdir=str(tmp_path / "demo"), scheduler="sync")
     out = capsys.readouterr().out
     assert "star fluxes" in out and (tmp_path / "demo" / "mosaic.png").stat().st_size > 1000
+    # The preview: the whole mosaic, then a crop at the mosaic's pixel scale, enlarged.
+    ny, nx = result.plan.grid.shape
+    rep = ny // ZOOM_SIZE
+    png = np.asarray(Image.open(tmp_path / "demo" / "mosaic.png"))
+    assert rep >= 2 and png.shape == (ny, nx + 8 + ZOOM_SIZE * rep)
+    zy, zx = summary["zoom"]
+    assert result.wht[zy, zx].compute() > 0 and f"around a bright star at x={zx}, y={zy}" in out
     assert result.report["tiles_written"] > 0 and summary["n_stars"] >= 3
     # Flux conservation of the square kernel through the FITS + WCS path, on noisy stars.
     assert abs(summary["flux_ratio"] - 1.0) < 0.03, summary

@@ -804,7 +804,25 @@ CLI_CASES = [
     pytest.param(lambda w: ["mosiac", w.good], r"invalid choice: 'mosiac'",
                  id="command-misspelt"),
     pytest.param(lambda w: ["demo", "--exposures", "0", "--workdir", str(w.tmp / "demo")],
-                 r"--exposures must be at least 1", id="demo-no-exposures"),
+                 r"--exposures must be from 1 to 64 .*, got 0$", id="demo-no-exposures"),
+    pytest.param(lambda w: ["demo", "--exposures", "65", "--workdir", str(w.tmp / "demo")],
+                 r"--exposures must be from 1 to 64 .*, got 65$", id="demo-too-many-exposures"),
+    pytest.param(lambda w: ["demo", "--stretch", "sqrt", "--workdir", str(w.tmp / "demo")],
+                 r"argument --stretch: invalid choice: 'sqrt'", id="demo-stretch-unknown"),
+    pytest.param(lambda w: ["demo", "--preview-of", "dq", "--workdir", str(w.tmp / "demo")],
+                 r"argument --preview-of: invalid choice: 'dq'", id="demo-preview-of-unknown"),
+    # previews: the format from the suffix, checked before any work
+    pytest.param(lambda w: w.mosaic_new(extra=["--preview", str(w.tmp / "quick.tif")]),
+                 r"^tiledrizzle: error: --preview: cannot tell the image format of "
+                 r"'.*quick.tif' from its suffix: name a .png, .jpg or .jpeg file$",
+                 id="preview-format-unknown"),
+    pytest.param(lambda w: w.mosaic_new(extra=["--preview", str(w.tmp / "quick")]),
+                 r"--preview: cannot tell the image format of '.*quick'",
+                 id="preview-format-no-suffix"),
+    pytest.param(lambda w: w.mosaic_new(extra=["--stretch", "log"]),
+                 r"--stretch needs --preview", id="stretch-without-preview"),
+    pytest.param(lambda w: w.mosaic_new(extra=["--preview-of", "ctx"]),
+                 r"--preview-of needs --preview", id="preview-of-without-preview"),
 ]
 # fmt: on
 

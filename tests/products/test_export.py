@@ -3,8 +3,6 @@
 import math
 import os
 import shutil
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -180,26 +178,13 @@ def test_export_refuses_unfinished_batch(store_a, tmp_path):
 # -- PNG -------------------------------------------------------------------------------
 
 
-def read_png(path):
-    """Decode an 8-bit grayscale, filter-0 PNG (what preview_png writes); check every CRC."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks = 8, []
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, kind
-        chunks.append((kind, body))
-        pos += 12 + length
-    assert chunks[0][0] == b"IHDR" and chunks[-1] == (b"IEND", b"")
-    w, h, depth, color, comp, filt, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
-    assert (depth, color, comp, filt, interlace) == (8, 0, 0, 0, 0)
-    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
-    rows = np.frombuffer(raw, np.uint8).reshape(h, w + 1)
-    assert (rows[:, 0] == 0).all()
-    return rows[:, 1:]
+def read_png(path, fmt="PNG"):
+    """The 8-bit grayscale image at ``path`` (PNG unless ``fmt`` says otherwise)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        assert im.format == fmt and im.mode == "L"
+        return np.asarray(im)
 
 
 @pytest.fixture()
@@ -301,9 +286,119 @@ def test_preview_leaves_out_numeric_fill(tmp_path):
 
 def test_preview_errors(store_a, tmp_path):
     with pytest.raises(ValueError, match="'array' must be one of"):
-        preview_png(store_a, tmp_path / "x.png", array="ctx")
+        preview_png(store_a, tmp_path / "x.png", array="dq")
     with pytest.raises(ValueError, match="'stretch' must be one of"):
-        preview_png(store_a, tmp_path / "x.png", stretch="log")
+        preview_png(store_a, tmp_path / "x.png", stretch="sqrt")
     with pytest.raises(ValueError, match="max_size"):
         preview_png(store_a, tmp_path / "x.png", max_size=0)
+    with pytest.raises(ValueError, match="'zoom' must be a"):
+        preview_png(store_a, tmp_path / "x.png", zoom=(3,))
+    with pytest.raises(ValueError, match="'zoom_size' must be"):
+        preview_png(store_a, tmp_path / "x.png", zoom=(3, 4), zoom_size=0)
     assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["x.tif", "x", "x.png.bak", "x.gif"])
+def test_preview_format_is_checked_before_the_store_is_read(tmp_path, name):
+    # No store at all: the suffix is refused first, naming the file.
+    with pytest.raises(tiledrizzle.InputError, match=r"\.png, \.jpg or \.jpeg") as info:
+        preview_png(tmp_path / "no-such.zarr", tmp_path / name)
+    assert name in str(info.value)
+    assert listing(tmp_path) == []
+
+
+def star_field_store(store_a, tmp_path, fluxes=(20.0, 50.0, 200.0, 1000.0, 5000.0)):
+    """A copy of store A holding unit-noise sky and Gaussian stars of the given peak
+    values (sorted faint to bright), every pixel covered; returns it and the star pixels."""
+    copy = tmp_path / "stars.zarr"
+    shutil.copytree(store_a, copy)
+    st = MosaicStore.open(copy, mode="r+")
+    ny, nx = OUT_SHAPE
+    rng = np.random.default_rng(1)
+    img = rng.normal(0.0, 1.0, OUT_SHAPE)
+    yy, xx = np.mgrid[:ny, :nx]
+    stars = [(30 + 22 * k, 25 + 28 * k) for k in range(len(fluxes))]
+    for (y, x), peak in zip(stars, fluxes, strict=True):
+        img += peak * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.5**2))
+    st.group["img"][...] = img.astype(np.float32)
+    st.group["wht"][...] = np.ones(OUT_SHAPE, np.float32)
+    return st, stars
+
+
+@pytest.mark.parametrize("stretch", ["asinh", "log", "linear"])
+def test_preview_sky_is_quiet_and_stars_are_not_clipped(store_a, tmp_path, stretch):
+    st, stars = star_field_store(store_a, tmp_path)
+    kwargs = {} if stretch == "asinh" else {"stretch": stretch}  # asinh is the default
+    preview_png(st, tmp_path / "p.png", **kwargs)
+    png = read_png(tmp_path / "p.png")[::-1].astype(int)  # store row order
+    ny, nx = OUT_SHAPE
+    yy, xx = np.mgrid[:ny, :nx]
+    far = np.ones(OUT_SHAPE, bool)
+    for y, x in stars:
+        far &= (yy - y) ** 2 + (xx - x) ** 2 > 10**2
+    # The sky is a dark, even gray: noise does not fill the range...
+    assert np.median(png[far]) < 30 and png[far].std() < 10, (np.median(png[far]), png[far].std())
+    # ...and the stars stand out, brighter with flux; only the brightest reaches white.
+    peaks = [png[y, x] for y, x in stars]
+    assert peaks[-1] == 255 and (png == 255).sum() == 1, peaks
+    assert all(b >= a for a, b in zip(peaks, peaks[1:], strict=False)), peaks
+    assert peaks[-2] < 255
+    if stretch != "linear":  # linear squeezes the faint stars into a few levels
+        assert all(b > a for a, b in zip(peaks, peaks[1:], strict=False)), peaks
+        assert peaks[0] > np.percentile(png[far], 99.5) + 20, peaks
+
+
+@pytest.mark.parametrize("name", ["p.jpg", "p.jpeg", "P.JPG"])
+def test_preview_writes_jpeg_from_the_suffix(bright_store, tmp_path, name):
+    shape = preview_png(bright_store, tmp_path / name)
+    preview_png(bright_store, tmp_path / "p.png")
+    jpeg = read_png(tmp_path / name, fmt="JPEG").astype(int)
+    png = read_png(tmp_path / "p.png").astype(int)
+    assert jpeg.shape == png.shape == shape
+    assert np.abs(jpeg - png).mean() < 3  # the same picture, lossy
+    assert [n for n in listing(tmp_path) if n.endswith(".tmp")] == []
+
+
+def test_popcount32():
+    from tiledrizzle.products.preview import popcount32
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(-(2**31), 2**31, size=(7, 9), dtype=np.int64).astype(np.int32)
+    a[0, :3] = [0, -1, np.iinfo(np.int32).min]
+    bits = np.unpackbits(a.astype("<u4").view(np.uint8).reshape(7, 9, 4), axis=-1).sum(-1)
+    np.testing.assert_array_equal(popcount32(a), bits)
+    assert popcount32(a)[0, :3].tolist() == [0, 32, 1]
+
+
+def test_preview_of_ctx_counts_the_inputs_of_each_pixel(store_b, tmp_path):
+    st = MosaicStore.open(store_b)
+    ctx = st.group["ctx"][...]
+    assert ctx.shape[0] == 2  # 33 inputs: the count spans both context planes
+    count = sum(((ctx.astype(np.int64) & 0xFFFFFFFF) >> b & 1).sum(axis=0) for b in range(32))
+    assert (ctx[1] != 0).any()  # input 33 is counted from the second plane
+    preview_png(st, tmp_path / "c.png", array="ctx", stretch="linear")
+    png = read_png(tmp_path / "c.png")[::-1]
+    np.testing.assert_array_equal(png, np.round(count / count.max() * 255).astype(np.uint8))
+
+
+def test_preview_zoom_panel_at_native_scale(bright_store, tmp_path):
+    preview_png(bright_store, tmp_path / "full.png")
+    full = read_png(tmp_path / "full.png")[::-1]  # store row order
+    shape = preview_png(bright_store, tmp_path / "z.png", zoom=(135, 5), zoom_size=20)
+    png = read_png(tmp_path / "z.png")
+    ny, nx = OUT_SHAPE
+    rep = ny // 20  # the crop is enlarged to about the full view's height
+    assert shape == png.shape == (ny, nx + 8 + 20 * rep)
+    left, gap, right = png[:, :nx][::-1], png[:, nx : nx + 8], png[:, nx + 8 :]
+    assert (gap == 128).all()
+    # the crop is clamped inside the grid: rows 125..144, columns 0..19 (centre column 5 - 10 < 0)
+    crop = full[125:145, 0:20]
+    np.testing.assert_array_equal(
+        right[: 20 * rep], np.repeat(np.repeat(crop, rep, 0), rep, 1)[::-1]
+    )
+    assert (right[20 * rep :] == 0).all()
+    # the full view is unchanged but for the crop's outline
+    box = np.zeros(OUT_SHAPE, bool)
+    box[[125, 144], 0:20] = box[125:145, [0, 19]] = True
+    assert (left[box] == 255).all()
+    np.testing.assert_array_equal(left[~box], full[~box])

@@ -71,6 +71,29 @@ def _version():
         return __version__
 
 
+DEMO_WORKDIR = "tiledrizzle-demo"
+DEMO_MAX_EXPOSURES = 64
+"""As ``tiledrizzle.cli.demo.MAX_EXPOSURES`` (a test checks), without importing it for --help."""
+STRETCH_CHOICES = ("asinh", "zscale", "linear", "log")
+PREVIEW_OF_CHOICES = ("img", "wht", "ctx")
+
+
+def _preview_options(group, which):
+    group.add_argument(
+        "--stretch",
+        choices=STRETCH_CHOICES,
+        help=f"levels {which}: asinh (default), log or linear from just below the sky "
+        "(median - 2 sigma) to the brightest pixel, asinh and log softened at 5 sigma; "
+        "zscale: linear between the ZScale limits",
+    )
+    group.add_argument(
+        "--preview-of",
+        choices=PREVIEW_OF_CHOICES,
+        help=f"store array shown {which}: img (default), wht, or ctx as the number of inputs "
+        "that put weight in each pixel (context bits over all planes)",
+    )
+
+
 def _parser():
     parser = _Parser(
         prog="tiledrizzle",
@@ -156,7 +179,8 @@ def _parser():
     )
     o = m.add_argument_group("products")
     o.add_argument("--fits", help="also write the mosaic as a FITS file")
-    o.add_argument("--preview", help="also write a PNG quick-look")
+    o.add_argument("--preview", help="also write a quick-look image: PNG or JPEG, from the suffix")
+    _preview_options(o, "in the --preview image")
 
     i = sub.add_parser(
         "info", help="what a mosaic store holds", description="Describe a mosaic store.",
@@ -185,11 +209,19 @@ def _parser():
         description="Synthetic dithered exposures -> mosaic -> preview.",
         formatter_class=_Help,
     )
-    d.add_argument("--exposures", type=int, default=6, help="number of exposures")
+    d.add_argument("--exposures", type=int, default=6,
+                   help=f"number of exposures, 1 to {DEMO_MAX_EXPOSURES}")  # fmt: skip
     d.add_argument("--kernel", default="square", type=str.lower, choices=KERNEL_NAMES,
                    help="drizzle kernel")  # fmt: skip
     d.add_argument("--pixfrac", type=float, default=0.8, help="pixfrac")
-    d.add_argument("--workdir", default="tiledrizzle-demo", help="where files are written")
+    d.add_argument(
+        "--workdir",
+        default=DEMO_WORKDIR,
+        help="directory for the FITS files, mosaic.zarr and mosaic.png (in the current "
+        "directory); mosaic.png shows the mosaic beside a crop on a few stars at "
+        "the mosaic's own pixel scale, pixels enlarged",
+    )
+    _preview_options(d, "in mosaic.png")
     d.add_argument(
         "--scheduler",
         default="local-cluster",
@@ -340,7 +372,8 @@ def cmd_mosaic(args):
     if args.preview:
         from tiledrizzle.products.preview import preview_png
 
-        preview_png(result.store, args.preview)
+        preview_png(result.store, args.preview, stretch=args.stretch or "asinh",
+                    array=args.preview_of or "img")  # fmt: skip
         print(f"  preview         : {args.preview}")
     print(f"  time            : {time.perf_counter() - t0:.1f} s on {rep['scheduler']}")
     return 0
@@ -352,10 +385,14 @@ def _same_file(a, b):
 
 
 def _check_mosaic_paths(args):
-    """Refuse, before any work, outputs that would overwrite an input or each other, and
-    options that would be ignored."""
+    """Refuse, before any work, outputs that would overwrite an input or each other,
+    options that would be ignored, and a preview whose suffix names no format we write."""
     if not args.out.strip():
         raise UserError("--out is empty: name the Zarr store to create or add to")
+    if not args.preview:
+        for flag, value in (("--stretch", args.stretch), ("--preview-of", args.preview_of)):
+            if value is not None:
+                raise UserError(f"{flag} needs --preview (the image it sets up)")
     outputs = {"--out": args.out, "--fits": args.fits, "--preview": args.preview}
     named = {flag: path for flag, path in outputs.items() if path}
     for flag, path in named.items():
@@ -396,6 +433,13 @@ def _check_mosaic_paths(args):
             raise UserError(f"{flag} {path!r} is a directory")
         if os.path.lexists(path) and not args.overwrite:
             raise UserError(f"{flag} {path!r} exists (use --overwrite to replace it)")
+    if args.preview:
+        from tiledrizzle.products.preview import preview_format
+
+        try:
+            preview_format(args.preview)
+        except TiledrizzleError as exc:
+            raise UserError(f"--preview: {exc}") from None
 
 
 def _set_aside(args):
@@ -522,10 +566,14 @@ def cmd_blot(args):
 def cmd_demo(args):
     from tiledrizzle.cli.demo import run_demo
 
-    if args.exposures < 1:
-        raise UserError("--exposures must be at least 1")
+    if not 1 <= args.exposures <= DEMO_MAX_EXPOSURES:
+        raise UserError(
+            f"--exposures must be from 1 to {DEMO_MAX_EXPOSURES} (the demo's pointings and "
+            f"dithers), got {args.exposures}"
+        )
     run_demo(n_exposures=args.exposures, kernel=args.kernel, pixfrac=args.pixfrac,
-             workdir=args.workdir, scheduler=args.scheduler)  # fmt: skip
+             workdir=args.workdir, scheduler=args.scheduler, stretch=args.stretch or "asinh",
+             preview_of=args.preview_of or "img")  # fmt: skip
     return 0
 
 
