@@ -187,6 +187,10 @@ def _parser():
         formatter_class=_Help,
     )  # fmt: skip
     i.add_argument("store")
+    i.add_argument("--json", action="store_true", help="print it as JSON (for scripts)")
+    i.add_argument(
+        "--coverage", action="store_true", help="count the coverage of a large mosaic too"
+    )
 
     b = sub.add_parser(
         "blot",
@@ -350,11 +354,13 @@ def cmd_mosaic(args):
         if old_store is not None:
             _finish_overwrite(old_store, args.out)
     from tiledrizzle.inputs.units import describe_units
+    from tiledrizzle.products.summary import fill_text
 
     rep = result.report
     ny, nx = result.plan.grid.shape
-    print(f"mosaic {args.out}: {nx} x {ny} pixels, tiles {result.plan.grid.tile_shape}, "
-          f"kernel {args.kernel}, pixfrac {args.pixfrac}")  # fmt: skip
+    (ty, tx), fill = result.plan.grid.tile_shape, fill_text(result.plan.fillval)
+    print(f"mosaic {args.out}: {nx} x {ny} pixels, tiles {tx} x {ty}, kernel {args.kernel}, "
+          f"pixfrac {args.pixfrac:g}, fillval {fill}")  # fmt: skip
     print(f"  inputs used     : {rep['inputs_used']} of {len(args.inputs)}")
     for path, why in skipped:
         print(f"  skipped         : {path}: {why}")
@@ -491,54 +497,71 @@ def _abort(args):
 # -- info, blot --------------------------------------------------------------------------
 
 
-def _tree_bytes(path):
-    total = 0
-    for root, _, files in os.walk(path):
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-    return total
+def _info_lines(summary):
+    from tiledrizzle.products.summary import human_bytes
 
-
-def _info_lines(st):
-    from tiledrizzle.inputs.units import describe_units
-
-    a = st.attrs
-    grid = st.meta.grid
+    g = summary["grid"]
+    (ny, nx), (ty, tx) = g["shape"], g["tile_shape"]
     lines = [
-        f"store {st.path}",
-        f"  grid            : {grid.shape[1]} x {grid.shape[0]} (nx x ny), "
-        f"tiles {grid.tile_shape[1]} x {grid.tile_shape[0]}, {grid.n_tiles} tiles",
-        f"  kernel          : {a['kernel']}, pixfrac {a['pixfrac']}, fillval {a['fillval']}",
-        f"  inputs          : {len(a['inputs'])}, context planes {st.group['ctx'].shape[0]}",
-        f"  exposure time   : {a['total_exptime']:.1f} s",
-        f"  units           : {describe_units(a.get('units'))}",
-        f"  arrays          : img, wht, ctx"
-        f"{''.join(f', img2/{k}' for k in range(a['n_img2']))}"
-        f"{', dq' if a['has_dq'] else ''}",
-        f"  tiles written   : {st.tiles_written()} of {grid.n_tiles}",
+        f"store {summary['store']}",
+        f"  grid            : {nx} x {ny} (nx x ny), tiles {tx} x {ty}, {g['tiles']} tiles",
+        f"  kernel          : {summary['kernel']}, pixfrac {summary['pixfrac']:g}, "
+        f"fillval {summary['fillval']}",
+        f"  inputs          : {len(summary['inputs'])}, context planes {summary['context_planes']}",
+        f"  exposure time   : {summary['total_exptime']:.1f} s",
+        f"  units           : {summary['units']['text']}",
+        f"  arrays          : {', '.join(summary['arrays'])}",
+        f"  tiles written   : {g['tiles_written']} of {g['tiles']}",
     ]
-    for b in a["batches"]:
+    cover = summary["coverage"]
+    lines.append(
+        f"  coverage        : {100 * cover:.1f} % of the grid has weight"
+        if cover is not None
+        else "  coverage        : not counted (a large mosaic: --coverage counts it)"
+    )
+    sky = summary["sky"]
+    if sky is None:
+        lines.append("  output WCS      : none")
+    else:
+        ra, dec = sky["centre"]
+        lines += [
+            f"  output WCS      : {sky['projection']}, {sky['frame']}, "
+            f"{sky['pixel_scale_arcsec']:.4g} arcsec/pixel, rotation {sky['rotation_deg']:.2f} deg",
+            f"  centre          : RA {ra:.6f}, Dec {dec:+.6f} (deg, ICRS)",
+            "  corners         : " + "; ".join(f"{c[0]:.5f} {c[1]:+.5f}" for c in sky["corners"]),
+        ]
+    for b in summary["batches"]:
         status = b["status"]
         if status != "complete":
             status += " (interrupted: tiles mix two batches until --resume or --abort)"
-        lines.append(f"  batch {b['id']:<9} : {status}, {len(b['inputs'])} inputs")
-    lines.append(f"  output WCS      : {'yes' if a.get('wcs') else 'none'}")
-    if "://" not in st.path:
-        lines.append(f"  bytes on disk   : {_tree_bytes(st.path)}")
+        lines.append(f"  batch {b['id']:<9} : {status}, {b['inputs']} inputs")
+    if summary["inputs"]:
+        width = max(len(str(i["name"])) for i in summary["inputs"])
+        lines.append(f"  {'input':<{width}}  exptime [s]  batch  ctx id")
+        for i in summary["inputs"]:
+            lines.append(f"  {i['name']!s:<{width}}  {i['exptime']:>11.1f}  {i['batch']:>5}  "
+                         f"{i['ctx_id']:>6}")  # fmt: skip
+    if summary["bytes_on_disk"] is not None:
+        lines.append(f"  bytes on disk   : {human_bytes(summary['bytes_on_disk'])}")
     return lines
 
 
 def cmd_info(args):
+    import json
+
+    from tiledrizzle.products.summary import store_summary
     from tiledrizzle.store.zarr_store import MosaicStore
 
     st = MosaicStore.open(args.store)
     try:  # all read before anything is printed: a damaged store gives one error line only
-        lines = _info_lines(st)
+        summary = store_summary(st, coverage=True if args.coverage else None)
+        text = json.dumps(summary, indent=1) if args.json else "\n".join(_info_lines(summary))
     except TiledrizzleError:
         raise
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise UserError(f"corrupted metadata in the mosaic store {st.path!r}: {what}") from None
-    print("\n".join(lines))
+    print(text)
     return 0
 
 

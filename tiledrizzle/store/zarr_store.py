@@ -295,6 +295,10 @@ class MosaicStore:
             elif self.group[key].shape != src.shape:
                 self.group[key].resize(src.shape)
 
+    def array_names(self) -> list:
+        """The mosaic's data arrays: img, wht, ctx, img2/<k>, dq (as the store has them)."""
+        return self._data_arrays()
+
     def _data_arrays(self):
         a = self.attrs
         names = ["img", "wht", "ctx"] + [f"img2/{k}" for k in range(a["n_img2"])]
