@@ -207,6 +207,16 @@ def _parser():
     b.add_argument("--array", default="img", help="store array to blot (img, wht, ...)")
     b.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
+    w = sub.add_parser(
+        "warmup",
+        help="compile the Numba kernels ahead of the first job",
+        description="Compile (into Numba's cache: beside the package, or NUMBA_CACHE_DIR) "
+        "what mosaics with the given kernels need, so the first real job does not wait.",
+        formatter_class=_Help,
+    )
+    w.add_argument("--kernels", default="all", help="comma-separated kernel names, or all")
+    w.add_argument("--blot", action="store_true", help="the blot interpolators too")
+
     d = sub.add_parser(
         "demo",
         help="make synthetic exposures and mosaic them",
@@ -600,7 +610,30 @@ def cmd_demo(args):
     return 0
 
 
-COMMANDS = {"mosaic": cmd_mosaic, "info": cmd_info, "blot": cmd_blot, "demo": cmd_demo}
+def cmd_warmup(args):
+    from tiledrizzle.cli.warmup import warm_up
+
+    names = KERNEL_NAMES if args.kernels.strip().lower() == "all" else tuple(
+        k.strip().lower() for k in args.kernels.split(",") if k.strip()
+    )  # fmt: skip
+    unknown = [k for k in names if k not in KERNEL_NAMES]
+    if unknown or not names:
+        raise UserError(
+            f"--kernels: unknown kernel {unknown[0]!r} (choose from {', '.join(KERNEL_NAMES)} "
+            "or all)"
+            if unknown
+            else "--kernels: name at least one kernel"
+        )
+    cache = os.environ.get("NUMBA_CACHE_DIR") or "beside the installed package"
+    print(f"warmup: compiling into Numba's cache ({cache})")
+    t0 = time.perf_counter()
+    warm_up(names, blot=args.blot, report=lambda what, s: print(f"  {what:<30}: {s:6.1f} s"))
+    print(f"  total                         : {time.perf_counter() - t0:6.1f} s")
+    return 0
+
+
+COMMANDS = {"mosaic": cmd_mosaic, "info": cmd_info, "blot": cmd_blot, "demo": cmd_demo,
+            "warmup": cmd_warmup}  # fmt: skip
 
 
 _PYTHON_TO_FLAGS = (
