@@ -16,25 +16,13 @@ import dask
 import numpy as np
 import pytest
 from astropy.io import fits
-from helpers.fits_files import fits_inputs, output_wcs, write_exposure
+from helpers.fits_files import fits_inputs, output_wcs
 from helpers.mosaic_inputs import assert_identical, outputs, store_checksum
 
 from tiledrizzle import FitsInputError, InputError, PlanError, export_fits, mosaic, plan_mosaic
 from tiledrizzle.cli.commands import main as cli
 from tiledrizzle.inputs.output_wcs import wcs_from_header_file, wcs_to_header_string
 from tiledrizzle.store.zarr_store import MosaicStore
-
-
-@pytest.fixture
-def files(tmp_path):
-    return [str(write_exposure(tmp_path / f"e{k}.fits", k)) for k in range(2)]
-
-
-@pytest.fixture
-def header(tmp_path):
-    hdr = tmp_path / "out.hdr"
-    hdr.write_text(wcs_to_header_string(output_wcs()))
-    return str(hdr)
 
 
 def _run(files, header, out, *extra):

@@ -18,20 +18,7 @@ from helpers.mosaic_inputs import OUT_SHAPE, exposures, store_checksum
 
 from tiledrizzle import InputError, mosaic
 from tiledrizzle.cli.commands import main as cli
-from tiledrizzle.inputs.output_wcs import wcs_to_header_string
 from tiledrizzle.store.zarr_store import MosaicStore
-
-
-@pytest.fixture
-def files(tmp_path):
-    return [str(write_exposure(tmp_path / f"e{k}.fits", k)) for k in range(2)]
-
-
-@pytest.fixture
-def header(tmp_path):
-    hdr = tmp_path / "out.hdr"
-    hdr.write_text(wcs_to_header_string(output_wcs()))
-    return str(hdr)
 
 
 def _argv(inputs, out, *extra, wcs=None):
