@@ -402,3 +402,22 @@ def test_preview_zoom_panel_at_native_scale(bright_store, tmp_path):
     box[[125, 144], 0:20] = box[125:145, [0, 19]] = True
     assert (left[box] == 255).all()
     np.testing.assert_array_equal(left[~box], full[~box])
+
+
+def test_the_preview_needs_no_matplotlib(bright_store, tmp_path):
+    """matplotlib is a test extra, not a dependency: a fresh install has no matplotlib, and
+    parts of astropy.visualization (ImageNormalize) need it. Every stretch must work
+    with matplotlib unimportable."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+sys.modules["matplotlib"] = None  # "import matplotlib" now fails as when it is absent
+from tiledrizzle.products.preview import preview_png
+for stretch in ("asinh", "zscale", "linear", "log"):
+    preview_png({bright_store.path!r}, {str(tmp_path)!r} + f"/p_{{stretch}}.png", stretch=stretch)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len([n for n in listing(tmp_path) if n.startswith("p_")]) == 4

@@ -4,7 +4,7 @@
 lazily through Dask, tile by tile, and block-averaging it down to at most
 ``max_size`` pixels on a side; optionally a second panel beside it shows a crop
 at the store's own pixel scale, enlarged by repeating pixels. The levels come
-from ``astropy.visualization`` (intervals, stretches, ``ImageNormalize``); the
+from ``astropy.visualization`` (intervals and stretches, no matplotlib); the
 file is written with Pillow, in the format its suffix names.
 """
 
@@ -87,14 +87,16 @@ def popcount32(a):
 
 
 def _normalizer(values, stretch, is_map, percentiles):
-    """An ``astropy.visualization.ImageNormalize`` for the finite ``values``, or None when
-    they are all equal (``lo``, the one value, is returned instead)."""
+    """A function mapping the finite ``values`` to levels in [0, 1] (an interval and a
+    stretch of ``astropy.visualization``), or None when they are all equal (``lo``, the
+    one value, is returned instead). Composed by hand rather than with ``ImageNormalize``,
+    which needs matplotlib (not a dependency)."""
     from astropy.visualization import (
         AsinhStretch,
         AsymmetricPercentileInterval,
-        ImageNormalize,
         LinearStretch,
         LogStretch,
+        ManualInterval,
         ZScaleInterval,
     )
 
@@ -125,7 +127,8 @@ def _normalizer(values, stretch, is_map, percentiles):
         st = LogStretch() if soft is None else LogStretch(min(max(1.0 / soft, 1.0), 1e4))
     else:  # linear, zscale
         st = LinearStretch()
-    return ImageNormalize(vmin=lo, vmax=hi, stretch=st, clip=True), lo
+    interval = ManualInterval(lo, hi)
+    return (lambda v: st(interval(v, clip=True), clip=True)), lo
 
 
 def _gray(img, norm, lo):
