@@ -18,6 +18,7 @@ Run: ``python benchmarks/bench_blot.py [--repeats N]``.
 
 import argparse
 import functools
+import os
 import pathlib
 import statistics
 import sys
@@ -27,7 +28,9 @@ import warnings
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-WCS_DIR = REPO.parent / "shared" / "data" / "wcs"
+WCS_DIR = pathlib.Path(
+    os.environ.get("TILEDRIZZLE_WCS_DIR", REPO.parent / "shared" / "data" / "wcs")
+)
 DETECTOR_HEADER = WCS_DIR / "nrcb5_sip_wcs.hdr"
 OUTPUT_HEADER = WCS_DIR / "nrcb5_output_wcs_psr_1p0.hdr"
 

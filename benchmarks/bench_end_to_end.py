@@ -64,7 +64,9 @@ import warnings
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-WCS_DIR = REPO.parent / "shared" / "data" / "wcs"
+WCS_DIR = pathlib.Path(
+    os.environ.get("TILEDRIZZLE_WCS_DIR", REPO.parent / "shared" / "data" / "wcs")
+)
 DETECTOR_HEADER = WCS_DIR / "nrcb5_sip_wcs.hdr"
 TARGET_SPEEDUP = 5.0
 EXPTIME = 1000.0  # seconds; every exposure

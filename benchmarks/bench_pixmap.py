@@ -35,7 +35,9 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-WCS_DIR = REPO.parent / "shared" / "data" / "wcs"
+WCS_DIR = pathlib.Path(
+    os.environ.get("TILEDRIZZLE_WCS_DIR", REPO.parent / "shared" / "data" / "wcs")
+)
 DETECTOR_HEADER = WCS_DIR / "nrcb5_sip_wcs.hdr"
 OUTPUT_HEADER = WCS_DIR / "nrcb5_output_wcs_psr_1p0.hdr"
 BLOCK = 512
