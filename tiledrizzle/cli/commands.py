@@ -12,7 +12,9 @@ import os
 import sys
 import time
 
+from tiledrizzle.cli.sigint import EXIT_INTERRUPTED, defer_sigint, sigint_after_command
 from tiledrizzle.core.errors import InputError, TiledrizzleError
+from tiledrizzle.core.interrupt import checkpoint
 from tiledrizzle.kernels.registry import BLOT_INTERPOLATORS, KERNEL_NAMES
 
 EXIT_USAGE = 2
@@ -252,6 +254,7 @@ def _exposures(args):
 
     good, skipped = [], []
     for path in args.inputs:
+        checkpoint()
         e = FitsExposure(
             path, sci_ext=args.sci_ext, err_ext=args.err_ext, var_ext=args.var_ext,
             dq_ext=args.dq_ext, bad_bits=args.bad_bits, exptime_key=args.exptime_key,
@@ -363,6 +366,9 @@ def cmd_mosaic(args):
     finally:
         if old_store is not None:
             _finish_overwrite(old_store, args.out)
+    # The batch is complete: a Ctrl-C from here on leaves only these unwritten.
+    args.products_pending = [f"--{k} {getattr(args, k)}" for k in ("fits", "preview")
+                             if getattr(args, k)]  # fmt: skip
     from tiledrizzle.inputs.units import describe_units
     from tiledrizzle.products.summary import fill_text
 
@@ -384,6 +390,7 @@ def cmd_mosaic(args):
         from tiledrizzle.products.export import export_fits
 
         export_fits(result.store, args.fits, overwrite=True)
+        args.products_pending.pop(0)
         print(f"  FITS            : {args.fits}")
     if args.preview:
         from tiledrizzle.products.preview import preview_png
@@ -654,34 +661,64 @@ def _fail(exc):
     return EXIT_USAGE
 
 
+INTERRUPTED = "tiledrizzle: interrupted"
+RESUME_HINT = "rerun with --resume to finish"
+
+
+def _interrupted_line(args):
+    """The one line that reports a Ctrl-C: what state it left and what to do next."""
+    if args.command != "mosaic" or args.abort:
+        return INTERRUPTED
+    pending = getattr(args, "products_pending", None)
+    if pending is not None:  # the batch finished; --fits / --preview were being written
+        return (
+            f"{INTERRUPTED} (the mosaic is complete; not written: {', '.join(pending)})"
+            if pending
+            else f"{INTERRUPTED} (the mosaic is complete)"
+        )
+    from tiledrizzle.store.zarr_store import MosaicStore
+
+    try:
+        batches = MosaicStore.open(args.out).attrs["batches"] if os.path.lexists(args.out) else []
+        running = bool(batches) and batches[-1]["status"] == "running"
+    except (TiledrizzleError, OSError, KeyError, IndexError, TypeError):
+        running = True  # cannot tell: resuming says what the store holds
+    if running:
+        return f"{INTERRUPTED} ({RESUME_HINT})"
+    return f"{INTERRUPTED} (nothing written: run the command again)"
+
+
 def main(argv=None):
+    args = None
     try:
         args = _parser().parse_args(argv)
-    except UserError as exc:
-        return _fail(exc)
-    try:
         return COMMANDS[args.command](args)
     except BrokenPipeError:
         raise  # the reader went away: ``run`` ends quietly
     except (TiledrizzleError, OSError) as exc:  # the user's mistake: one line; a bug: traceback
         return _fail(exc)
     except KeyboardInterrupt:
-        print("tiledrizzle: interrupted (rerun with --resume to finish)", file=sys.stderr)
-        return 130
+        line = INTERRUPTED if args is None else _interrupted_line(args)
+        print(line, file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def run():
     """The ``tiledrizzle`` command: ``main``, then exit with its status.
 
-    A reader that stops early (``tiledrizzle info m.zarr | head``) closes the pipe: the
-    command then ends quietly, as Python's documentation recommends (stdout pointed at
-    /dev/null so the interpreter's last flush does not fail again)."""
+    Ctrl-C is taken over first (``cli.sigint``; the package's ``run`` does it before
+    importing this module). A reader that stops early (``tiledrizzle info m.zarr |
+    head``) closes the pipe: the command then ends quietly, as Python's
+    documentation recommends (stdout pointed at /dev/null so the interpreter's last
+    flush does not fail again)."""
+    defer_sigint()
     try:
         status = main()
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        status = 1
+    sigint_after_command(status)
     sys.exit(status)
 
 

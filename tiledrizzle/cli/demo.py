@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 
+from tiledrizzle.core.interrupt import checkpoint
 from tiledrizzle.core.options import check_batch_options
 from tiledrizzle.engine.schedulers import check_scheduler
 
@@ -189,6 +190,7 @@ def write_exposures(workdir, n_exposures, rng, exptime=300.0, detector=None):
     wcss, stars = pointings(n_exposures, rng, detector)
     paths = []
     for k, wcs in enumerate(wcss):
+        checkpoint()  # Ctrl-C (cli.sigint)
         sci, err, dq = observe(wcs, stars, rng, exptime)
         header = wcs.to_header(relax=True)
         hdus = fits.HDUList(

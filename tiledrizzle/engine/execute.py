@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from tiledrizzle.core.errors import InputError, StoreError
+from tiledrizzle.core.interrupt import checkpoint
 from tiledrizzle.engine.exposures import LazyExposure
 from tiledrizzle.engine.graph import band_uses, place_inputs, task_bands_of, wave_graph
 from tiledrizzle.engine.schedulers import InputsLostError, Runner, check_scheduler
@@ -351,6 +352,7 @@ def probe_inputs(exposures, used):
     """Check that every file-backed input used reads to its last row (a truncated file
     fails here, before the batch is recorded, not in the middle of it)."""
     for k in used:
+        checkpoint()
         check = getattr(getattr(exposures[k], "source", None), "check_readable", None)
         if check is not None:
             check()

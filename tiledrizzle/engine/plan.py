@@ -25,6 +25,7 @@ import numpy as np
 
 from tiledrizzle.core.errors import InputError, InputTypeError, PlanError
 from tiledrizzle.core.grid import TileGrid
+from tiledrizzle.core.interrupt import checkpoint
 from tiledrizzle.core.options import check_batch_options, fill_number, parse_fillval
 from tiledrizzle.engine.exposures import LazyExposure
 from tiledrizzle.engine.input_plan import (
@@ -386,6 +387,7 @@ def plan_mosaic(
     engine_exposures, plans, records = [], [], []
     n_used = 0
     for k, (e, p) in enumerate(zip(exposures, prepared, strict=True)):
+        checkpoint()
         exposure = _engine_exposure(p, grid, k)
         ip: InputPlan = plan_input(exposure, grid, block_shape, e.name or f"input {k}")
         if ip.touches_grid:  # context ids over the inputs used, in order

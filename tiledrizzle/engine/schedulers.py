@@ -8,12 +8,17 @@ computes lists of delayed objects, and reports each result as it arrives.
 from __future__ import annotations
 
 import re
+import signal
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
 from tiledrizzle.core.errors import InputError
+from tiledrizzle.core.interrupt import checkpoint, checkpoint_callback
 
 LOCAL_SCHEDULERS = {
     "sync": "sync",
@@ -90,7 +95,10 @@ def _connect(address):
 
     thread = threading.Thread(target=connect, name="tiledrizzle-connect", daemon=True)
     thread.start()
-    thread.join(seconds + 2.0)
+    deadline = time.monotonic() + seconds + 2.0
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(0.1)
+        checkpoint()  # Ctrl-C while connecting (the thread is a daemon: it is left behind)
     if thread.is_alive():
         raise InputError(
             f"cannot connect to the Dask scheduler at {address!r}: something answers there "
@@ -138,6 +146,36 @@ def _local_get(name):
     return get
 
 
+def _thread_pool():
+    """A pool of Dask's kind for the threaded scheduler, as many threads as Dask would use."""
+    import dask
+    import dask.threaded
+    from dask.system import CPU_COUNT
+
+    kind = getattr(dask.threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor)
+    return kind(dask.config.get("num_workers", None) or CPU_COUNT, "tiledrizzle-task")
+
+
+def _config_pool():
+    import dask
+
+    return dask.config.get("pool", None)
+
+
+def _config_initializer():
+    import dask
+
+    return dask.config.get("multiprocessing.initializer", None)
+
+
+def _worker_ignoring_sigint(user_initializer=None):
+    """Initializer of the multiprocessing scheduler's workers: SIGINT ignored, then the
+    initializer the Dask configuration names, if any."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if user_initializer is not None:
+        user_initializer()
+
+
 def _report_all(values, on_result):
     if on_result is not None:
         for v in values:
@@ -156,6 +194,7 @@ class Runner:
 
     def __init__(self, scheduler="threads"):
         self._own_client = False
+        self._pool = None
         self.client = None
         self.local = None
         client_type = _distributed_client_type()
@@ -207,12 +246,41 @@ class Runner:
 
     def compute_graph(self, graph, keys, on_result=None):
         """Compute ``keys`` of a task graph (``dask.task_spec`` nodes), calling
-        ``on_result(value)`` as each finishes; returns the values in the order of ``keys``."""
+        ``on_result(value)`` as each finishes; returns the values in the order of ``keys``.
+
+        A requested interrupt (``core.interrupt``) stops the computation after the
+        task that is running, with ``KeyboardInterrupt``."""
         if not keys:
             return []
         if self.client is None:
-            return _report_all(list(_local_get(self.local)(graph, list(keys))), on_result)
+            return _report_all(self._local_compute(graph, list(keys)), on_result)
         return self._gather(self.client.get(graph, list(keys), sync=False), on_result)
+
+    def _local_compute(self, graph, keys):
+        from dask.callbacks import Callback
+
+        # Callbacks given explicitly replace the active ones (a user's ProgressBar): keep them.
+        callbacks = [*Callback.active, checkpoint_callback()]
+        get = _local_get(self.local)
+        if self.local == "processes" and _config_pool() is None:
+            # Ctrl-C at a terminal reaches the whole process group: the workers leave
+            # it to this process, which stops the computation between tasks.
+            init = partial(_worker_ignoring_sigint, _config_initializer())
+            return list(get(graph, keys, callbacks=callbacks, initializer=init))
+        if self.local != "threads" or _config_pool() is not None:
+            return list(get(graph, keys, callbacks=callbacks))
+        # Our own pool: when the compute stops early (an interrupt, a failed task) Dask
+        # returns at once and leaves its tasks running; a reducer among them could
+        # still hand a tile to the writer after the batch ended and the store's lock
+        # was released. The pool is shut down, waiting for them, before the error goes on.
+        if self._pool is None:
+            self._pool = _thread_pool()
+        try:
+            return list(get(graph, keys, pool=self._pool, callbacks=callbacks))
+        except BaseException:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
     def _gather(self, futures, on_result):
         from distributed import as_completed
@@ -220,15 +288,22 @@ class Runner:
         order = {f.key: k for k, f in enumerate(futures)}
         values = [None] * len(futures)
         lost = []
-        for fut, value in as_completed(futures, with_results=True, loop=self.client.loop):
-            if fut.status != "finished":
-                # A task whose scattered input went with a worker is cancelled; its
-                # "result" is the exception object, not a value.
-                lost.append(fut)
-                continue
-            values[order[fut.key]] = value
-            if on_result is not None:
-                on_result(value)
+        try:
+            completed = as_completed(futures, with_results=True, loop=self.client.loop)
+            for fut, value in completed:
+                checkpoint()
+                if fut.status != "finished":
+                    # A task whose scattered input went with a worker is cancelled; its
+                    # "result" is the exception object, not a value.
+                    lost.append(fut)
+                    continue
+                values[order[fut.key]] = value
+                if on_result is not None:
+                    on_result(value)
+        except BaseException:
+            # Interrupted (or failed): what has not started is not started.
+            self.client.cancel(futures)
+            raise
         if lost:
             raise InputsLostError(
                 f"{len(lost)} of {len(futures)} tasks lost their inputs with a worker "
@@ -247,6 +322,9 @@ class Runner:
                 pass
 
     def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._own_client:
             self.client.close()
             self._own_client = False

@@ -22,6 +22,7 @@ from numbers import Real
 import numpy as np
 
 from tiledrizzle.core.errors import InputError, InputTypeError
+from tiledrizzle.core.interrupt import checkpoint
 from tiledrizzle.core.kernel_input import EMPTY_DQ, PreparedInput
 from tiledrizzle.core.options import DEPRECATED_ARG, validate_add_image
 from tiledrizzle.inputs.sources import ArraySource
@@ -157,6 +158,7 @@ def prepare_inputs(exposures, kernel, pixfrac, out_wcs):
     prepared = []
     seen = set()
     for k, e in enumerate(exposures):
+        checkpoint()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if hasattr(e, "prepare"):  # a file-backed input (tiledrizzle.inputs.fits)

@@ -17,6 +17,7 @@ import uuid
 import numpy as np
 
 from tiledrizzle.core.errors import InputError
+from tiledrizzle.core.interrupt import checkpoint
 from tiledrizzle.store.zarr_store import MosaicStore
 
 DEFAULT_MAX_BYTES = 4 * 2**30
@@ -238,6 +239,7 @@ def _read_by_chunks(reader):
     cy, cx = reader.chunks[-2:]
     for y0 in range(0, reader.shape[-2], cy):
         for x0 in range(0, reader.shape[-1], cx):
+            checkpoint()
             sel = lead + (slice(y0, y0 + cy), slice(x0, x0 + cx))
             out[sel] = reader[sel]
     return out

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from tiledrizzle.core.errors import InputError
+from tiledrizzle.core.interrupt import checkpoint_callback
 from tiledrizzle.products.export import as_store, temp_beside
 from tiledrizzle.store.zarr_store import MosaicStore
 
@@ -207,6 +208,7 @@ def preview_png(
     replaced (atomically).
     """
     import dask
+    from dask.callbacks import Callback
 
     fmt = preview_format(path)
     st = as_store(store)
@@ -237,7 +239,8 @@ def preview_png(
     arr = _view(st, array)
     ny, nx = arr.shape
     factor = max(1, math.ceil(max(ny, nx) / int(max_size)))
-    with dask.config.set(scheduler=scheduler):
+    # Ctrl-C (``core.interrupt``) stops the computes between tasks.
+    with dask.config.set(scheduler=scheduler), Callback(*checkpoint_callback()):
         small = block_mean(arr, factor)
         finite = small[np.isfinite(small)]
         norm, lo = None, 0.0
