@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import sys
 import time
 
+from tiledrizzle.cli.logs import NORMAL, QUIET, VERBOSE, command_logging
 from tiledrizzle.cli.sigint import EXIT_INTERRUPTED, defer_sigint, sigint_after_command
 from tiledrizzle.core.errors import InputError, TiledrizzleError
 from tiledrizzle.core.interrupt import checkpoint
 from tiledrizzle.kernels.registry import BLOT_INTERPOLATORS, KERNEL_NAMES
 
 EXIT_USAGE = 2
+log = logging.getLogger(__name__)
 
 
 class UserError(TiledrizzleError):
@@ -96,6 +99,23 @@ def _preview_options(group, which):
     )
 
 
+def _verbosity_options(parser, default):
+    """-v / -q, on the main parser and (not overriding it unless given) on each command's."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=VERBOSE,
+        default=default,
+        help="also log details: plan, scheduler, timings",
+    )
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=QUIET,
+                       default=default, help="only the result line, warnings and errors: no "
+                       "progress, no summary details")  # fmt: skip
+
+
 def _parser():
     parser = _Parser(
         prog="tiledrizzle",
@@ -103,6 +123,7 @@ def _parser():
         formatter_class=_Help,
     )
     parser.add_argument("--version", action="version", version=f"tiledrizzle {_version()}")
+    _verbosity_options(parser, NORMAL)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     m = sub.add_parser(
@@ -111,6 +132,7 @@ def _parser():
         description="Drizzle FITS exposures into a Zarr mosaic store.",
         formatter_class=_Help,
     )
+    _verbosity_options(m, argparse.SUPPRESS)
     m.add_argument("inputs", nargs="*", help="input FITS files")
     m.add_argument("--out", required=True, help="Zarr store to create or add to")
     grid = m.add_argument_group("output grid (default: fitted to the inputs, north up)")
@@ -188,6 +210,7 @@ def _parser():
         "info", help="what a mosaic store holds", description="Describe a mosaic store.",
         formatter_class=_Help,
     )  # fmt: skip
+    _verbosity_options(i, argparse.SUPPRESS)
     i.add_argument("store")
     i.add_argument("--json", action="store_true", help="print it as JSON (for scripts)")
     i.add_argument(
@@ -200,6 +223,7 @@ def _parser():
         description="Blot a mosaic onto the grid of a FITS exposure.",
         formatter_class=_Help,
     )
+    _verbosity_options(b, argparse.SUPPRESS)
     b.add_argument("store")
     b.add_argument("--like", required=True, help="FITS exposure whose grid to blot onto")
     b.add_argument("--out", required=True, help="output FITS file")
@@ -225,6 +249,7 @@ def _parser():
         description="Synthetic dithered exposures -> mosaic -> preview.",
         formatter_class=_Help,
     )
+    _verbosity_options(d, argparse.SUPPRESS)
     d.add_argument("--exposures", type=int, default=6,
                    help=f"number of exposures, 1 to {DEMO_MAX_EXPOSURES}")  # fmt: skip
     d.add_argument("--kernel", default="square", type=str.lower, choices=KERNEL_NAMES,
@@ -344,17 +369,24 @@ def cmd_mosaic(args):
         raise UserError("the following arguments are required: inputs")
     _check_mosaic_paths(args)
     check_scheduler(args.scheduler)
+    log.debug("tiledrizzle %s, Python %s; %s", _version(), sys.version.split()[0],
+              _library_versions())  # fmt: skip
     exposures, skipped = _exposures(args)
+    log.debug("%d input files checked in %.2f s (%d skipped)", len(exposures),
+              time.perf_counter() - t0, len(skipped))  # fmt: skip
     wcs = _output_wcs(args, exposures)
+    t_plan = time.perf_counter()
     plan = plan_mosaic(
         exposures, wcs=wcs, tile_shape=args.tile, block_shape=args.block, kernel=args.kernel,
         pixfrac=args.pixfrac, fillval=args.fillval, allow_duplicates=args.allow_duplicates,
     )  # fmt: skip
+    log.debug("planned in %.2f s: %r", time.perf_counter() - t_plan, plan)
     old_store = _set_aside(args) if args.overwrite else None
+    quiet = args.verbosity == QUIET
     try:
         result = execute_plan(
-            plan, args.out, scheduler=args.scheduler, progress=not args.no_progress,
-            resume=args.resume, t_start=t0,
+            plan, args.out, scheduler=args.scheduler,
+            progress=not (args.no_progress or quiet), resume=args.resume, t_start=t0,
         )  # fmt: skip
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
@@ -372,34 +404,52 @@ def cmd_mosaic(args):
     from tiledrizzle.inputs.units import describe_units
     from tiledrizzle.products.summary import fill_text
 
+    detail = (lambda line: None) if quiet else print  # -q: the result line and what was skipped
     rep = result.report
     ny, nx = result.plan.grid.shape
     (ty, tx), fill = result.plan.grid.tile_shape, fill_text(result.plan.fillval)
     print(f"mosaic {args.out}: {nx} x {ny} pixels, tiles {tx} x {ty}, kernel {args.kernel}, "
           f"pixfrac {args.pixfrac:g}, fillval {fill}")  # fmt: skip
-    print(f"  inputs used     : {rep['inputs_used']} of {len(args.inputs)}")
+    detail(f"  inputs used     : {rep['inputs_used']} of {len(args.inputs)}")
     for path, why in skipped:
         print(f"  skipped         : {path}: {why}")
     for name in rep["inputs_outside"]:
         print(f"  skipped         : {name}: touches no tile of the output grid")
-    print(f"  tiles written   : {rep['tiles_written']} (resumed {rep['tiles_resumed']}) "
-          f"of {result.plan.grid.n_tiles}")  # fmt: skip
-    print(f"  exposure time   : {rep['total_exptime']:.1f} s (store total)")
-    print(f"  units           : {describe_units(rep['units'])}")
+    detail(f"  tiles written   : {rep['tiles_written']} (resumed {rep['tiles_resumed']}) "
+           f"of {result.plan.grid.n_tiles}")  # fmt: skip
+    detail(f"  exposure time   : {rep['total_exptime']:.1f} s (store total)")
+    detail(f"  units           : {describe_units(rep['units'])}")
     if args.fits:
         from tiledrizzle.products.export import export_fits
 
+        t_fits = time.perf_counter()
         export_fits(result.store, args.fits, overwrite=True)
         args.products_pending.pop(0)
-        print(f"  FITS            : {args.fits}")
+        log.debug("FITS export written in %.2f s", time.perf_counter() - t_fits)
+        detail(f"  FITS            : {args.fits}")
     if args.preview:
         from tiledrizzle.products.preview import preview_png
 
+        t_preview = time.perf_counter()
         preview_png(result.store, args.preview, stretch=args.stretch or "asinh",
                     array=args.preview_of or "img")  # fmt: skip
-        print(f"  preview         : {args.preview}")
-    print(f"  time            : {time.perf_counter() - t0:.1f} s on {rep['scheduler']}")
+        log.debug("preview written in %.2f s", time.perf_counter() - t_preview)
+        detail(f"  preview         : {args.preview}")
+    detail(f"  time            : {time.perf_counter() - t0:.1f} s on {rep['scheduler']}")
     return 0
+
+
+def _library_versions():
+    """``name version`` of the libraries whose versions matter to the numbers and the run."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("numpy", "numba", "dask", "distributed", "zarr", "astropy"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(found)
 
 
 def _same_file(a, b):
@@ -692,7 +742,10 @@ def main(argv=None):
     args = None
     try:
         args = _parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        # Astropy is loaded first by the commands that use it: its warnings then come
+        # out as ours do.
+        with command_logging(args.verbosity, astropy=args.command != "info"):
+            return COMMANDS[args.command](args)
     except BrokenPipeError:
         raise  # the reader went away: ``run`` ends quietly
     except (TiledrizzleError, OSError) as exc:  # the user's mistake: one line; a bug: traceback

@@ -9,6 +9,7 @@ batch is finished with ``resume=True``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -23,6 +24,8 @@ from tiledrizzle.engine.strips import forget_strips
 from tiledrizzle.engine.write_behind import TileWriteBehind
 from tiledrizzle.kernels.registry import context_plane_count
 from tiledrizzle.store.zarr_store import MosaicStore, StoreMeta
+
+log = logging.getLogger(__name__)
 
 MAX_WAVE_ATTEMPTS = 3
 """Times a wave is run when workers die with its inputs (see ``Runner.place_refs``)."""
@@ -219,6 +222,10 @@ def _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_sta
     done = st.tile_batches() == batch
     tasks = plan.tasks_by_tile()
     todo = [t for t in tasks if not done[t]]
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("batch %d on %s: %d tiles to write, %d committed already, %d tasks, "
+                  "%d waves", batch, runner.name, len(todo), len(tasks) - len(todo),
+                  sum(len(tasks[t]) for t in todo), len(plan.waves(todo)))  # fmt: skip
     progress_bar = _Progress(len(todo), progress)
     # In this process (sync, threads) tiles are written behind the kernels.
     writer = TileWriteBehind() if runner.local in ("sync", "threads") else None
@@ -263,6 +270,8 @@ def _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_sta
         inputs=inputs_attr,
         batches=batches,
     )
+    log.debug("batch %d complete: %d tiles written, %.2f s after the start", batch, len(todo),
+              time.perf_counter() - t_start)  # fmt: skip
     report = {
         "batch": batch,
         "inputs_used": len(used),
@@ -295,7 +304,9 @@ def _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_
     if writer is not None:
         committed, pending = st.tile_batches(), st.tile_pendings()
         marks = {t: (int(committed[t]), int(pending[t])) for t in todo}
-    for wave in plan.waves(todo):
+    waves = plan.waves(todo)
+    for number, wave in enumerate(waves, 1):
+        t_wave = time.perf_counter()
         for attempt in range(1, MAX_WAVE_ATTEMPTS + 1):
             try:
                 graph, keys = wave_graph(
@@ -311,6 +322,10 @@ def _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_
                 placed = place_inputs(runner, exposures, used, batch, attempt)
                 committed = st.tile_batches() == batch
                 wave = [t for t in wave if not committed[t]]
+                log.debug("wave %d: a worker died with inputs; rerunning its %d tiles not "
+                          "committed", number, len(wave))  # fmt: skip
+        log.debug("wave %d of %d: %d tiles computed in %.2f s", number, len(waves), len(wave),
+                  time.perf_counter() - t_wave)  # fmt: skip
 
 
 def _check_stored_units(st, plan):

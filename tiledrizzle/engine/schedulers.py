@@ -7,6 +7,7 @@ computes lists of delayed objects, and reports each result as it arrives.
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import sys
@@ -19,6 +20,8 @@ import numpy as np
 
 from tiledrizzle.core.errors import InputError
 from tiledrizzle.core.interrupt import checkpoint, checkpoint_callback
+
+log = logging.getLogger(__name__)
 
 LOCAL_SCHEDULERS = {
     "sync": "sync",
@@ -209,8 +212,14 @@ class Runner:
             raise InputError(_UNKNOWN.format(scheduler=scheduler))
         if self.client is None:
             self.name = self.local
+            log.debug("scheduler: %s", self.name)
         else:
-            self.name = f"distributed {self.client.scheduler_info().get('address', '')}"
+            info = self.client.scheduler_info()
+            self.name = f"distributed {info.get('address', '')}"
+            if log.isEnabledFor(logging.DEBUG):
+                threads = self.client.nthreads()
+                log.debug("scheduler: %s, %d workers, %d threads", self.name, len(threads),
+                          sum(threads.values()))  # fmt: skip
 
     def place_refs(self, objects, name):
         """Place ``objects`` (the inputs) where tasks can reach them: ``(refs, graph)``.
