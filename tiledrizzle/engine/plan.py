@@ -131,10 +131,11 @@ class MosaicPlan:
         """``{'bunit': ..., 'flux_per': ...}`` of the inputs used (``inputs.units``): the
         mosaic's BUNIT (None when no input has one) and what a value is per."""
         used = [self.records[k] for k in self.used] or list(self.records)
-        pick = lambda key, default: next(  # noqa: E731
-            (r[key] for r in used if r[key] is not None), default
-        )
-        return {"bunit": pick("bunit", None), "flux_per": pick("flux_per", PER_INPUT_PIXEL)}
+
+        def first(key, default):
+            return next((r[key] for r in used if r[key] is not None), default)
+
+        return {"bunit": first("bunit", None), "flux_per": first("flux_per", PER_INPUT_PIXEL)}
 
     @property
     def n_tasks(self) -> int:
