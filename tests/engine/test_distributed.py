@@ -59,3 +59,24 @@ def test_unreachable_scheduler_address_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="cannot connect"):
         mosaic(exposures(1), tmp_path / "m.zarr", out_shape=OUT_SHAPE,
                scheduler="tcp://127.0.0.1:1")  # fmt: skip
+
+
+def test_the_command_line_prints_the_dashboard_link(tmp_path, client, capsys, monkeypatch):
+    """A scheduler with a dashboard (bokeh installed) has a link: the run says where."""
+    from helpers.fits_files import write_exposure
+
+    from tiledrizzle.cli.commands import main as cli
+
+    link = "http://127.0.0.1:8787/status"
+    monkeypatch.setattr(distributed.Client, "dashboard_link", property(lambda self: link))
+    files = [str(write_exposure(tmp_path / f"e{k}.fits", k)) for k in range(2)]
+
+    def argv(store):
+        return ["mosaic", *files, "--out", str(tmp_path / store), "--no-progress",
+                "--scheduler", client.scheduler.address]  # fmt: skip
+
+    assert cli(argv("m.zarr")) == 0
+    assert f"tiledrizzle: Dask dashboard: {link}\n" in capsys.readouterr().err
+    monkeypatch.setattr(distributed.Client, "dashboard_link", property(lambda self: None))
+    assert cli(argv("n.zarr")) == 0
+    assert "dashboard" not in capsys.readouterr().err

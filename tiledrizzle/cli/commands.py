@@ -274,7 +274,7 @@ def _parser():
 # -- mosaic ------------------------------------------------------------------------------
 
 
-def _exposures(args):
+def _exposures(args, progress):
     from tiledrizzle.inputs.fits import FitsExposure, FitsInputError
 
     good, skipped = [], []
@@ -292,8 +292,9 @@ def _exposures(args):
             if not args.skip_bad:
                 raise UserError(str(exc)) from None
             skipped.append((path, str(exc)))
-            continue
-        good.append(e)
+        else:
+            good.append(e)
+        progress.advance()
     if not good:
         raise UserError("no usable input files")
     return good, skipped
@@ -357,24 +358,64 @@ def _same_grid(a, b):
     return bool(np.allclose(bx, x, atol=1e-6) and np.allclose(by, y, atol=1e-6))
 
 
-def cmd_mosaic(args):
-    from tiledrizzle.engine.execute import execute_plan
-    from tiledrizzle.engine.plan import plan_mosaic
-    from tiledrizzle.engine.schedulers import check_scheduler
+def _progress(args):
+    """The run's progress: a bar on a terminal, a log line every 10 % or 10 s elsewhere
+    (pipes, CI logs), nothing with --no-progress or -q."""
+    from tiledrizzle.engine.progress import BarProgress, LogProgress, Progress
 
+    if args.no_progress or args.verbosity == QUIET:
+        return Progress()
+    return BarProgress() if sys.stderr.isatty() else LogProgress()
+
+
+def cmd_mosaic(args):
     t0 = time.perf_counter()
     if args.abort:
         return _abort(args)
     if not args.inputs:
         raise UserError("the following arguments are required: inputs")
+    with _progress(args) as progress:
+        progress.stage("loading the engine")
+        result, skipped = _make_mosaic(args, progress, t0)
+        # The batch is complete: a Ctrl-C from here on leaves only these unwritten.
+        args.products_pending = [f"--{k} {getattr(args, k)}" for k in ("fits", "preview")
+                                 if getattr(args, k)]  # fmt: skip
+        if args.fits:
+            from tiledrizzle.products.export import export_fits
+
+            progress.stage(f"writing {args.fits}")
+            t_fits = time.perf_counter()
+            export_fits(result.store, args.fits, overwrite=True)
+            args.products_pending.pop(0)
+            log.debug("FITS export written in %.2f s", time.perf_counter() - t_fits)
+        if args.preview:
+            from tiledrizzle.products.preview import preview_png
+
+            progress.stage(f"writing {args.preview}")
+            t_preview = time.perf_counter()
+            preview_png(result.store, args.preview, stretch=args.stretch or "asinh",
+                        array=args.preview_of or "img")  # fmt: skip
+            log.debug("preview written in %.2f s", time.perf_counter() - t_preview)
+    _summary(args, result, skipped, t0)
+    return 0
+
+
+def _make_mosaic(args, progress, t0):
+    """Check, plan and run the batch: ``(MosaicResult, skipped inputs)``."""
+    from tiledrizzle.engine.execute import execute_plan
+    from tiledrizzle.engine.plan import plan_mosaic
+    from tiledrizzle.engine.schedulers import check_scheduler
+
     _check_mosaic_paths(args)
     check_scheduler(args.scheduler)
     log.debug("tiledrizzle %s, Python %s; %s", _version(), sys.version.split()[0],
               _library_versions())  # fmt: skip
-    exposures, skipped = _exposures(args)
+    progress.stage("checking inputs", total=len(args.inputs), unit="files")
+    exposures, skipped = _exposures(args, progress)
     log.debug("%d input files checked in %.2f s (%d skipped)", len(exposures),
               time.perf_counter() - t0, len(skipped))  # fmt: skip
     wcs = _output_wcs(args, exposures)
+    progress.stage("planning")
     t_plan = time.perf_counter()
     plan = plan_mosaic(
         exposures, wcs=wcs, tile_shape=args.tile, block_shape=args.block, kernel=args.kernel,
@@ -382,12 +423,9 @@ def cmd_mosaic(args):
     )  # fmt: skip
     log.debug("planned in %.2f s: %r", time.perf_counter() - t_plan, plan)
     old_store = _set_aside(args) if args.overwrite else None
-    quiet = args.verbosity == QUIET
     try:
-        result = execute_plan(
-            plan, args.out, scheduler=args.scheduler,
-            progress=not (args.no_progress or quiet), resume=args.resume, t_start=t0,
-        )  # fmt: skip
+        result = execute_plan(plan, args.out, scheduler=args.scheduler, progress=progress,
+                              resume=args.resume, t_start=t0)  # fmt: skip
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -398,13 +436,15 @@ def cmd_mosaic(args):
     finally:
         if old_store is not None:
             _finish_overwrite(old_store, args.out)
-    # The batch is complete: a Ctrl-C from here on leaves only these unwritten.
-    args.products_pending = [f"--{k} {getattr(args, k)}" for k in ("fits", "preview")
-                             if getattr(args, k)]  # fmt: skip
+    return result, skipped
+
+
+def _summary(args, result, skipped, t0):
+    """The summary on stdout; -q: its first line and what was skipped."""
     from tiledrizzle.inputs.units import describe_units
     from tiledrizzle.products.summary import fill_text
 
-    detail = (lambda line: None) if quiet else print  # -q: the result line and what was skipped
+    detail = (lambda line: None) if args.verbosity == QUIET else print
     rep = result.report
     ny, nx = result.plan.grid.shape
     (ty, tx), fill = result.plan.grid.tile_shape, fill_text(result.plan.fillval)
@@ -420,23 +460,10 @@ def cmd_mosaic(args):
     detail(f"  exposure time   : {rep['total_exptime']:.1f} s (store total)")
     detail(f"  units           : {describe_units(rep['units'])}")
     if args.fits:
-        from tiledrizzle.products.export import export_fits
-
-        t_fits = time.perf_counter()
-        export_fits(result.store, args.fits, overwrite=True)
-        args.products_pending.pop(0)
-        log.debug("FITS export written in %.2f s", time.perf_counter() - t_fits)
         detail(f"  FITS            : {args.fits}")
     if args.preview:
-        from tiledrizzle.products.preview import preview_png
-
-        t_preview = time.perf_counter()
-        preview_png(result.store, args.preview, stretch=args.stretch or "asinh",
-                    array=args.preview_of or "img")  # fmt: skip
-        log.debug("preview written in %.2f s", time.perf_counter() - t_preview)
         detail(f"  preview         : {args.preview}")
     detail(f"  time            : {time.perf_counter() - t0:.1f} s on {rep['scheduler']}")
-    return 0
 
 
 def _library_versions():

@@ -7,11 +7,13 @@ planning, ``engine.plan``) followed by ``MosaicPlan.execute(store, ...)``
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from tiledrizzle.engine.execute import MosaicResult, execute_plan
 from tiledrizzle.engine.input_plan import DEFAULT_BLOCK_SHAPE
 from tiledrizzle.engine.plan import DEFAULT_TILE_SHAPE, DEFAULT_WAVE_BYTES, plan_mosaic
+from tiledrizzle.engine.progress import as_progress
 from tiledrizzle.engine.schedulers import check_scheduler
 
 
@@ -46,17 +48,24 @@ def mosaic(
     the same inputs. Every input is checked before the store is touched; an exposure
     given twice, or already in the store, is refused unless ``allow_duplicates``.
 
+    ``progress``: True shows a tqdm bar on stderr (stages: planning, opening the store,
+    drizzling with a step per tile and the time left, finishing); an
+    ``engine.progress.Progress`` (``LogProgress``: log lines) is given the same.
+
     Physics as ``Drizzle`` (``tiledrizzle.resample``): each output pixel is the
     weighted mean of the input values that land on it, in the inputs' units.
     Returns a ``MosaicResult`` (store, plan, report, lazy output arrays).
     """
     t_start = time.perf_counter()
     check_scheduler(scheduler)
-    plan = plan_mosaic(
-        inputs, out_shape=out_shape, wcs=wcs, tile_shape=tile_shape, block_shape=block_shape,
-        kernel=kernel, pixfrac=pixfrac, fillval=fillval, fillval2=fillval2,
-        wave_bytes=wave_bytes, allow_duplicates=allow_duplicates,
-    )  # fmt: skip
-    return execute_plan(
-        plan, store, scheduler=scheduler, progress=progress, resume=resume, t_start=t_start
-    )
+    progress, owned = as_progress(progress)
+    with progress if owned else contextlib.nullcontext():
+        progress.stage("planning")
+        plan = plan_mosaic(
+            inputs, out_shape=out_shape, wcs=wcs, tile_shape=tile_shape,
+            block_shape=block_shape, kernel=kernel, pixfrac=pixfrac, fillval=fillval,
+            fillval2=fillval2, wave_bytes=wave_bytes, allow_duplicates=allow_duplicates,
+        )  # fmt: skip
+        return execute_plan(
+            plan, store, scheduler=scheduler, progress=progress, resume=resume, t_start=t_start
+        )

@@ -9,6 +9,7 @@ batch is finished with ``resume=True``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -19,6 +20,7 @@ from tiledrizzle.core.errors import InputError, StoreError
 from tiledrizzle.core.interrupt import checkpoint
 from tiledrizzle.engine.exposures import LazyExposure
 from tiledrizzle.engine.graph import band_uses, place_inputs, task_bands_of, wave_graph
+from tiledrizzle.engine.progress import as_progress
 from tiledrizzle.engine.schedulers import InputsLostError, Runner, check_scheduler
 from tiledrizzle.engine.strips import forget_strips
 from tiledrizzle.engine.write_behind import TileWriteBehind
@@ -65,27 +67,6 @@ class MosaicResult:
         return self._array("dq") if self.store.attrs["has_dq"] else None
 
 
-class _Progress:
-    def __init__(self, total, enabled, label="tiles"):
-        self.total, self.enabled, self.label = total, enabled, label
-        self.done = 0
-        self.start = time.perf_counter()
-
-    def step(self, _value=None):
-        self.done += 1
-        if self.enabled:
-            width = 30
-            filled = int(width * self.done / max(self.total, 1))
-            elapsed = time.perf_counter() - self.start
-            sys.stderr.write(
-                f"\r{self.label} {self.done}/{self.total} "
-                f"[{'#' * filled}{' ' * (width - filled)}] {elapsed:.1f}s"
-            )
-            if self.done >= self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def _store_meta(plan) -> StoreMeta:
     return StoreMeta(plan.grid, plan.kernel, plan.pixfrac, plan.fillval, plan.fillval2)
 
@@ -109,8 +90,19 @@ def _check_img2_count(attrs, n_img2):
 
 
 def execute_plan(plan, store, *, scheduler="threads", progress=False, resume=False, t_start=None):
-    """Run ``plan`` into the store at ``store`` (a path or URL; created if absent)."""
+    """Run ``plan`` into the store at ``store`` (a path or URL; created if absent).
+
+    ``progress``: True shows a tqdm bar on stderr; an ``engine.progress.Progress``
+    gets the stages ('opening the store', 'drizzling' over the tiles, 'finishing') and a step
+    per tile as it is handed to the writer or written."""
     t_start = time.perf_counter() if t_start is None else t_start
+    progress, owned = as_progress(progress)
+    with progress if owned else contextlib.nullcontext():
+        progress.stage("opening the store")
+        return _execute(plan, store, scheduler, progress, resume, t_start)
+
+
+def _execute(plan, store, scheduler, progress, resume, t_start):
     check_scheduler(scheduler)
     meta = _store_meta(plan)
     path = os.fspath(store)
@@ -226,11 +218,12 @@ def _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_sta
         log.debug("batch %d on %s: %d tiles to write, %d committed already, %d tasks, "
                   "%d waves", batch, runner.name, len(todo), len(tasks) - len(todo),
                   sum(len(tasks[t]) for t in todo), len(plan.waves(todo)))  # fmt: skip
-    progress_bar = _Progress(len(todo), progress)
+    progress.stage("drizzling", total=len(todo), unit="tiles")
     # In this process (sync, threads) tiles are written behind the kernels.
     writer = TileWriteBehind() if runner.local in ("sync", "threads") else None
     try:
-        _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_bar)
+        _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress)
+        progress.stage("finishing")
     finally:
         if writer is not None:
             writer.close(raise_errors=sys.exc_info()[0] is None)
@@ -287,7 +280,7 @@ def _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_sta
     return MosaicResult(st, plan, report)
 
 
-def _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_bar):
+def _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress):
     """Compute the tiles of ``todo`` wave by wave.
 
     On a cluster a wave ends when its tiles are on disk, and a wave that lost
@@ -312,7 +305,7 @@ def _run_waves(runner, writer, todo, plan, exposures, used, st, batch, progress_
                 graph, keys = wave_graph(
                     wave, plan, exposures, placed, st, batch, key, marks, attempt, bands, uses
                 )
-                runner.compute_graph(graph, keys, on_result=progress_bar.step)
+                runner.compute_graph(graph, keys, on_result=lambda _: progress.advance())
                 break
             except InputsLostError:
                 if attempt == MAX_WAVE_ATTEMPTS:

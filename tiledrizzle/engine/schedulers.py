@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 
 from tiledrizzle.core.errors import InputError
-from tiledrizzle.core.interrupt import checkpoint, checkpoint_callback
+from tiledrizzle.core.interrupt import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,14 @@ def _connect(address):
     return outcome["client"]
 
 
+def _dashboard_link(client):
+    """The scheduler's dashboard address, or None when it runs none."""
+    try:
+        return client.dashboard_link
+    except KeyError:  # no "dashboard" among the scheduler's services
+        return None
+
+
 class InputsLostError(RuntimeError):
     """Tasks were cancelled because a worker holding their scattered inputs died."""
 
@@ -179,13 +187,6 @@ def _worker_ignoring_sigint(user_initializer=None):
         user_initializer()
 
 
-def _report_all(values, on_result):
-    if on_result is not None:
-        for v in values:
-            on_result(v)
-    return values
-
-
 _UNKNOWN = (
     "unknown scheduler {scheduler!r}: use 'sync', 'threads', 'processes', "
     "a distributed.Client or a scheduler address such as 'tcp://127.0.0.1:8786'"
@@ -216,6 +217,9 @@ class Runner:
         else:
             info = self.client.scheduler_info()
             self.name = f"distributed {info.get('address', '')}"
+            link = _dashboard_link(self.client)
+            if link:
+                log.info("Dask dashboard: %s", link)
             if log.isEnabledFor(logging.DEBUG):
                 threads = self.client.nthreads()
                 log.debug("scheduler: %s, %d workers, %d threads", self.name, len(threads),
@@ -262,14 +266,21 @@ class Runner:
         if not keys:
             return []
         if self.client is None:
-            return _report_all(self._local_compute(graph, list(keys)), on_result)
+            return self._local_compute(graph, list(keys), on_result)
         return self._gather(self.client.get(graph, list(keys), sync=False), on_result)
 
-    def _local_compute(self, graph, keys):
+    def _local_compute(self, graph, keys, on_result):
         from dask.callbacks import Callback
 
+        wanted = set(keys)
+
+        def posttask(key, value, dsk, state, worker_id):
+            if on_result is not None and key in wanted:
+                on_result(value)  # as each finishes, not when the whole graph has
+            checkpoint()
+
         # Callbacks given explicitly replace the active ones (a user's ProgressBar): keep them.
-        callbacks = [*Callback.active, checkpoint_callback()]
+        callbacks = [*Callback.active, (None, None, None, posttask, None)]
         get = _local_get(self.local)
         if self.local == "processes" and _config_pool() is None:
             # Ctrl-C at a terminal reaches the whole process group: the workers leave
