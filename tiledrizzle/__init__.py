@@ -34,6 +34,7 @@ _PUBLIC = {
     "PlanError": "tiledrizzle.core.errors",
     "StoreError": "tiledrizzle.core.errors",
     "StoreLockedError": "tiledrizzle.core.errors",
+    "ClusterError": "tiledrizzle.core.errors",
 }
 
 __all__ = ["__version__", *_PUBLIC]

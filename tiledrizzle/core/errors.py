@@ -34,3 +34,7 @@ class StoreLockedError(TiledrizzleError, RuntimeError):
 
 class FitsInputError(InputError):
     """A FITS input file is missing, unreadable or lacks what the options ask for."""
+
+
+class ClusterError(TiledrizzleError, RuntimeError):
+    """The workers of a Dask cluster cannot run the job (another tiledrizzle version)."""

@@ -108,25 +108,28 @@ def _execute(plan, store, scheduler, progress, resume, t_start):
     path = os.fspath(store)
     if "://" not in path:
         path = os.path.abspath(path)  # workers of a cluster may run in other directories
-    existing = MosaicStore.exists(path)
-    if existing:
-        st = MosaicStore.open(path, mode="r+")
-        st.check_matches(meta)
-        _check_img2_count(st.attrs, plan.n_img2)
-    else:
-        st = MosaicStore.create(path, meta, plan.wcs_header)
-
-    st.acquire_lock()
-    try:
+    # The scheduler is reached, and a cluster's workers checked (their tiledrizzle
+    # version), before the store is touched.
+    with Runner(scheduler) as runner:
+        existing = MosaicStore.exists(path)
         if existing:
-            # Another job may have written a batch since we first looked: reread what
-            # the store holds now that we are its only writer.
             st = MosaicStore.open(path, mode="r+")
             st.check_matches(meta)
             _check_img2_count(st.attrs, plan.n_img2)
-        return _run_batch(st, plan, scheduler, progress, resume, t_start)
-    finally:
-        st.release_lock()
+        else:
+            st = MosaicStore.create(path, meta, plan.wcs_header)
+
+        st.acquire_lock()
+        try:
+            if existing:
+                # Another job may have written a batch since we first looked: reread what
+                # the store holds now that we are its only writer.
+                st = MosaicStore.open(path, mode="r+")
+                st.check_matches(meta)
+                _check_img2_count(st.attrs, plan.n_img2)
+            return _run_batch(st, plan, runner, progress, resume, t_start)
+        finally:
+            st.release_lock()
 
 
 def _batch_record(plan):
@@ -154,7 +157,7 @@ def _record_mismatch(held, record):
     return None
 
 
-def _run_batch(st, plan, scheduler, progress, resume, t_start):
+def _run_batch(st, plan, runner, progress, resume, t_start):
     attrs = st.attrs
     batches = attrs["batches"]
     record = _batch_record(plan)
@@ -191,21 +194,21 @@ def _run_batch(st, plan, scheduler, progress, resume, t_start):
         for e in plan.exposures
     ]
     n_planes = max(st.group["ctx"].shape[0], context_plane_count(first_ctx_id + max(len(used), 1)))
-    with Runner(scheduler) as runner:
-        # Everything that can be checked is checked before the batch is recorded: the
-        # scheduler answered (above) and every lazy input reads (its last row).
-        probe_inputs(exposures, used)
-        st.check_markers(batch)  # a lost tile marker would drop that tile's earlier data
-        if batch != (batches[-1]["id"] if batches else 0):
-            batches.append({
-                "id": batch, "status": "running", "first_ctx_id": first_ctx_id,
-                "inputs": record, "layout_before": st.layout(),
-            })  # fmt: skip
-            st.update_attrs(batches=batches)
-        st.prepare_layout(n_planes, plan.n_img2, plan.with_dq)
-        if batch > 1:
-            st.ensure_backup()
-        return _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_start)
+    # Everything that can be checked is checked before the batch is recorded: the
+    # scheduler answered and its workers run our version (``Runner``), and every lazy
+    # input reads (its last row).
+    probe_inputs(exposures, used)
+    st.check_markers(batch)  # a lost tile marker would drop that tile's earlier data
+    if batch != (batches[-1]["id"] if batches else 0):
+        batches.append({
+            "id": batch, "status": "running", "first_ctx_id": first_ctx_id,
+            "inputs": record, "layout_before": st.layout(),
+        })  # fmt: skip
+        st.update_attrs(batches=batches)
+    st.prepare_layout(n_planes, plan.n_img2, plan.with_dq)
+    if batch > 1:
+        st.ensure_backup()
+    return _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_start)
 
 
 def _run_tiles(st, plan, runner, exposures, batch, first_ctx_id, progress, t_start):

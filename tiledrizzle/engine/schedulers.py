@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from tiledrizzle.core.errors import InputError
+from tiledrizzle.core.errors import ClusterError, InputError
 from tiledrizzle.core.interrupt import checkpoint
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,30 @@ def _dashboard_link(client):
         return None
 
 
+def tiledrizzle_version():
+    """``tiledrizzle.__version__`` where this runs (on every worker, by ``client.run``)."""
+    import tiledrizzle
+
+    return tiledrizzle.__version__
+
+
+def check_worker_versions(client):
+    """``ClusterError`` unless every worker of ``client``'s cluster runs the tiledrizzle
+    version this process runs: tasks and reducers of other code could write other bits
+    into the store, or fail half-way through a batch. One error naming the workers."""
+    mine = tiledrizzle_version()
+    theirs = client.run(tiledrizzle_version, on_error="return")
+    wrong = {addr: v for addr, v in sorted(theirs.items()) if v != mine}
+    if not wrong:
+        return
+    told = [f"{addr} runs {v}" if isinstance(v, str) else f"{addr} cannot import it ({v})"
+            for addr, v in wrong.items()]  # fmt: skip
+    raise ClusterError(
+        f"{len(wrong)} of {len(theirs)} Dask workers do not run tiledrizzle {mine} as this "
+        f"client does: {'; '.join(told)}; install tiledrizzle {mine} on every worker"
+    )
+
+
 class InputsLostError(RuntimeError):
     """Tasks were cancelled because a worker holding their scattered inputs died."""
 
@@ -215,6 +239,11 @@ class Runner:
             self.name = self.local
             log.debug("scheduler: %s", self.name)
         else:
+            try:
+                check_worker_versions(self.client)
+            except BaseException:
+                self.close()
+                raise
             info = self.client.scheduler_info()
             self.name = f"distributed {info.get('address', '')}"
             link = _dashboard_link(self.client)
