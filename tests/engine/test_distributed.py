@@ -12,20 +12,6 @@ from tiledrizzle.resample import Drizzle
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def client():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dashboard / port notices of a local cluster
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None,
-        )  # fmt: skip
-        c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
-
-
 @pytest.mark.parametrize("kernel", ["square", "lanczos3"])
 def test_local_cluster_is_bit_identical_to_sync(tmp_path, client, kernel):
     inputs = exposures(10, seed=31, data2=True, dq=True)

@@ -3,8 +3,6 @@ naming the workers and both versions, raised before the store is touched (real
 scheduler and worker processes on 127.0.0.1; one worker made to report another version
 by a worker plugin)."""
 
-import warnings
-
 import pytest
 from helpers.fits_files import write_exposure
 from helpers.mosaic_inputs import OUT_SHAPE, exposures, store_checksum
@@ -17,20 +15,6 @@ distributed = pytest.importorskip("distributed")
 from helpers.worker_versions import ReportsVersion  # noqa: E402 -- needs distributed
 
 OTHER = "0.0.1+elsewhere"
-
-
-@pytest.fixture(scope="module")
-def client():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dashboard / port notices of a local cluster
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None,
-        )  # fmt: skip
-        c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
 
 
 @pytest.fixture
