@@ -17,7 +17,7 @@ from tiledrizzle.cli.logs import NORMAL, QUIET, VERBOSE, command_logging
 from tiledrizzle.cli.sigint import EXIT_INTERRUPTED, defer_sigint, sigint_after_command
 from tiledrizzle.core.errors import InputError, TiledrizzleError
 from tiledrizzle.core.interrupt import checkpoint
-from tiledrizzle.kernels.registry import BLOT_INTERPOLATORS, KERNEL_NAMES
+from tiledrizzle.kernels.registry import BLOT_ALIASES, BLOT_INTERPOLATORS, KERNEL_NAMES
 
 EXIT_USAGE = 2
 log = logging.getLogger(__name__)
@@ -228,8 +228,10 @@ def _parser():
     b.add_argument("--like", required=True, help="FITS exposure whose grid to blot onto")
     b.add_argument("--out", required=True, help="output FITS file")
     b.add_argument("--sci-ext", type=_ext, default="SCI", help="science extension of --like")
-    b.add_argument("--interp", default="poly5", type=str.lower,
-                   choices=BLOT_INTERPOLATORS + ("lan3", "lan5"), help="interpolator")  # fmt: skip
+    b.add_argument(
+        "--interp", default="poly5", type=str.lower, help="interpolator",
+        choices=BLOT_INTERPOLATORS + tuple(BLOT_ALIASES),
+    )  # fmt: skip
     b.add_argument("--array", default="img", help="store array to blot (img, wht, ...)")
     b.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 

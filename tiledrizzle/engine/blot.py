@@ -22,6 +22,7 @@ import numpy as np
 from tiledrizzle.core.errors import InputError, InputTypeError
 from tiledrizzle.kernels import blot as kernels
 from tiledrizzle.kernels.lanczos import lanczos_lut
+from tiledrizzle.kernels.registry import BLOT_ALIASES, BLOT_INTERPOLATORS
 
 __all__ = [
     "blot_image", "blot_block", "blot_input_box", "INTERPOLATORS", "as_pixmap", "method_and_table",
@@ -29,18 +30,10 @@ __all__ = [
 
 _DEPRECATED_ARG = object()
 
-INTERPOLATORS = {
-    "nearest": kernels.NEAREST,
-    "linear": kernels.LINEAR,
-    "poly3": kernels.POLY3,
-    "poly5": kernels.POLY5,
-    "lanczos3": kernels.LANCZOS3,
-    "lanczos5": kernels.LANCZOS5,
-    "sinc": kernels.SINC,
-}
-"""Interpolator names accepted by ``interp`` and their kernel codes."""
+INTERPOLATORS = {name: getattr(kernels, name.upper()) for name in BLOT_INTERPOLATORS}
+"""Interpolator names accepted by ``interp`` (the registry's) and their kernel codes."""
 
-_DEPRECATED_ALIASES = {"lan3": "lanczos3", "lan5": "lanczos5"}
+_DEPRECATED_ALIASES = BLOT_ALIASES
 
 
 @functools.cache

@@ -24,6 +24,7 @@ from tiledrizzle.engine.progress import as_progress
 from tiledrizzle.engine.schedulers import InputsLostError, Runner, check_scheduler
 from tiledrizzle.engine.strips import forget_strips
 from tiledrizzle.engine.write_behind import TileWriteBehind
+from tiledrizzle.inputs.units import UNIT_FACTS, unit_difference
 from tiledrizzle.kernels.registry import context_plane_count
 from tiledrizzle.store.zarr_store import MosaicStore, StoreMeta
 
@@ -329,13 +330,13 @@ def _check_stored_units(st, plan):
     held = st.attrs.get("units")
     if not held or not st.attrs["inputs"]:
         return
-    mine = plan.units
-    for key, what in (("bunit", "BUNIT"), ("flux_per", "values per")):
-        if held.get(key) is not None and mine[key] is not None and held[key] != mine[key]:
-            raise InputError(
-                f"the inputs have {what} {mine[key]!r}, the store {st.path!r} "
-                f"{held[key]!r}: a mosaic has one unit"
-            )
+    differ = unit_difference(plan.units, held)
+    if differ is not None:
+        key, mine, theirs = differ
+        raise InputError(
+            f"the inputs have {UNIT_FACTS[key]} {mine!r}, the store {st.path!r} {theirs!r}: "
+            "a mosaic has one unit"
+        )
 
 
 def _refuse_stored_duplicates(st, plan):

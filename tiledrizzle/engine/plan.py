@@ -45,7 +45,7 @@ from tiledrizzle.inputs.exposure import (
     source_path,
 )
 from tiledrizzle.inputs.output_wcs import wcs_to_header_string
-from tiledrizzle.inputs.units import PER_INPUT_PIXEL
+from tiledrizzle.inputs.units import PER_INPUT_PIXEL, UNIT_FACTS, unit_difference
 from tiledrizzle.kernels.reach import halo_for
 from tiledrizzle.kernels.registry import KERNELS, context_plane_count
 
@@ -305,17 +305,19 @@ def _check_units(records):
     """One mosaic, one unit: inputs whose BUNIT or kind of value (per output pixel, per
     input pixel, surface brightness) differ cannot be averaged into one pixel. An input
     without BUNIT takes the others'."""
-    first = {}
+    seen, where = {}, {}  # each unit fact as first stated, and by which input
     for k, r in enumerate(records):
-        for key, what in (("bunit", "BUNIT"), ("flux_per", "values per")):
-            if r[key] is None:
-                continue
-            j = first.setdefault(key, k)
-            if records[j][key] != r[key]:
-                raise InputError(
-                    f"input {k} ({r['label']}) has {what} {r[key]!r}, input {j} "
-                    f"({records[j]['label']}) {records[j][key]!r}: a mosaic has one unit"
-                )
+        differ = unit_difference(r, seen)
+        if differ is not None:
+            key, mine, theirs = differ
+            j = where[key]
+            raise InputError(
+                f"input {k} ({r['label']}) has {UNIT_FACTS[key]} {mine!r}, input {j} "
+                f"({records[j]['label']}) {theirs!r}: a mosaic has one unit"
+            )
+        for key in UNIT_FACTS:
+            if r[key] is not None and key not in seen:
+                seen[key], where[key] = r[key], k
 
 
 def _fill_value(name, value):

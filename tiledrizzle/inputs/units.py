@@ -78,6 +78,21 @@ def output_bunit(bunit, in_units) -> str | None:
     return (unit / u.s).to_string()
 
 
+UNIT_FACTS = {"bunit": "BUNIT", "flux_per": "values per"}
+"""What a mosaic's values are, as the store records it (``attrs["units"]``), and how
+messages name each."""
+
+
+def unit_difference(a, b):
+    """``(key, value of a, value of b)`` for the first unit fact (``UNIT_FACTS``) that both
+    state and that differs, or None: two sets of values of one mosaic must agree (an
+    unstated BUNIT takes the other's)."""
+    for key in UNIT_FACTS:
+        if a.get(key) is not None and b.get(key) is not None and a[key] != b[key]:
+            return key, a[key], b[key]
+    return None
+
+
 def describe_units(units) -> str:
     """One line for people: ``'DN/s per output pixel (aperture sums conserve flux)'``."""
     units = units or {}

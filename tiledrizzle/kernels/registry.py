@@ -63,5 +63,8 @@ def context_plane_count(n_ids: int) -> int:
 
 
 BLOT_INTERPOLATORS = ("nearest", "linear", "poly3", "poly5", "lanczos3", "lanczos5", "sinc")
-"""The blot interpolators (``engine.blot.INTERPOLATORS`` maps them to kernel codes; the
-reference's old aliases ``lan3``, ``lan5`` are accepted with a warning)."""
+"""The blot interpolators (``engine.blot.INTERPOLATORS`` maps each to the kernel code of
+the same name in ``kernels.blot``)."""
+
+BLOT_ALIASES = {"lan3": "lanczos3", "lan5": "lanczos5"}
+"""The reference's old interpolator names, accepted with a deprecation warning."""
